@@ -1,0 +1,157 @@
+package domain
+
+import "fmt"
+
+// AssetState is where an asset stands in its chain of custody.
+type AssetState string
+
+// The lifecycle of one asset (DESIGN.md). A parcel is RECEIVED at the dock;
+// its assets are born SERIALIZED.
+const (
+	StateSerialized         AssetState = "SERIALIZED"
+	StateAwaitingCollection AssetState = "AWAITING_COLLECTION"
+	StateDeployed           AssetState = "DEPLOYED"
+	StateReturnReceived     AssetState = "RETURN_RECEIVED"
+	StateInStock            AssetState = "IN_STOCK"
+	StateRetired            AssetState = "RETIRED"
+	StateStaged             AssetState = "STAGED"
+	StatePickedUp           AssetState = "PICKED_UP"
+	StateAtVendor           AssetState = "AT_VENDOR"
+	StateSanitized          AssetState = "SANITIZED"
+	StateDestroyed          AssetState = "DESTROYED"
+	StateRemarketed         AssetState = "REMARKETED"
+	StateRecycled           AssetState = "RECYCLED"
+	StateClosed             AssetState = "CLOSED"
+	StateLost               AssetState = "LOST"
+	StateStolen             AssetState = "STOLEN"
+)
+
+// AllAssetStates lists every state, in lifecycle order.
+var AllAssetStates = []AssetState{
+	StateSerialized, StateAwaitingCollection, StateDeployed, StateReturnReceived,
+	StateInStock, StateRetired, StateStaged, StatePickedUp, StateAtVendor,
+	StateSanitized, StateDestroyed, StateRemarketed, StateRecycled, StateClosed,
+	StateLost, StateStolen,
+}
+
+// Valid reports whether s is a known state.
+func (s AssetState) Valid() bool {
+	for _, k := range AllAssetStates {
+		if k == s {
+			return true
+		}
+	}
+	return false
+}
+
+// EventType names a custody event. Every state change appends exactly one.
+type EventType string
+
+// Custody event types.
+const (
+	EventParcelReceived    EventType = "PARCEL_RECEIVED"
+	EventSerialized        EventType = "SERIALIZED"
+	EventRecipientNotified EventType = "RECIPIENT_NOTIFIED"
+	EventHandedOff         EventType = "HANDED_OFF"
+	EventReturnReceived    EventType = "RETURN_RECEIVED"
+	EventRestocked         EventType = "RESTOCKED"
+	EventRedeployNotified  EventType = "REDEPLOY_NOTIFIED"
+	EventRetired           EventType = "RETIRED"
+	EventStaged            EventType = "STAGED"
+	EventPickedUp          EventType = "PICKED_UP"
+	EventArrivedAtVendor   EventType = "ARRIVED_AT_VENDOR"
+	EventSanitized         EventType = "SANITIZED"
+	EventDestroyed         EventType = "DESTROYED"
+	EventRemarketed        EventType = "REMARKETED"
+	EventRecycled          EventType = "RECYCLED"
+	EventClosed            EventType = "CLOSED"
+	EventReportedLost      EventType = "REPORTED_LOST"
+	EventReportedStolen    EventType = "REPORTED_STOLEN"
+	EventFound             EventType = "FOUND"
+	// EventCorrection corrects the record of an earlier event (details
+	// "corrects" = its id, "reason"): the log is never rewritten, so a
+	// mistake is fixed by a new event that points at it. It changes no state.
+	EventCorrection EventType = "CORRECTION"
+)
+
+// transition is one edge of the lifecycle graph.
+type transition struct {
+	from  AssetState
+	event EventType
+}
+
+// custodyStates are the states in which someone (a location, a person or a
+// vendor) holds the asset, so it can be reported lost or stolen.
+var custodyStates = []AssetState{
+	StateSerialized, StateAwaitingCollection, StateDeployed, StateReturnReceived,
+	StateInStock, StateRetired, StateStaged, StatePickedUp, StateAtVendor,
+}
+
+// lifecycle maps (from, event) to the state the event leads to. Anything not
+// listed is an illegal transition. FOUND is handled separately: it returns a
+// lost or stolen asset to stock.
+var lifecycle = func() map[transition]AssetState {
+	m := map[transition]AssetState{
+		{StateSerialized, EventRecipientNotified}: StateAwaitingCollection,
+		{StateAwaitingCollection, EventHandedOff}: StateDeployed,
+		{StateDeployed, EventReturnReceived}:      StateReturnReceived,
+		{StateReturnReceived, EventRestocked}:     StateInStock,
+		{StateReturnReceived, EventRetired}:       StateRetired,
+		{StateInStock, EventRedeployNotified}:     StateAwaitingCollection,
+		{StateInStock, EventRetired}:              StateRetired,
+		{StateSerialized, EventRetired}:           StateRetired,
+		{StateRetired, EventStaged}:               StateStaged,
+		{StateStaged, EventPickedUp}:              StatePickedUp,
+		{StatePickedUp, EventArrivedAtVendor}:     StateAtVendor,
+		{StateAtVendor, EventSanitized}:           StateSanitized,
+		{StateAtVendor, EventDestroyed}:           StateDestroyed,
+		{StateSanitized, EventRemarketed}:         StateRemarketed,
+		{StateSanitized, EventRecycled}:           StateRecycled,
+		{StateAtVendor, EventRecycled}:            StateRecycled,
+		{StateSanitized, EventClosed}:             StateClosed,
+		{StateDestroyed, EventClosed}:             StateClosed,
+		{StateRemarketed, EventClosed}:            StateClosed,
+		{StateRecycled, EventClosed}:              StateClosed,
+		{StateLost, EventFound}:                   StateInStock,
+		{StateStolen, EventFound}:                 StateInStock,
+	}
+	for _, s := range custodyStates {
+		m[transition{s, EventReportedLost}] = StateLost
+		m[transition{s, EventReportedStolen}] = StateStolen
+	}
+	return m
+}()
+
+// Next returns the state that event leads to from state from, or an
+// *IllegalTransitionError when the lifecycle does not allow it.
+func Next(from AssetState, event EventType) (AssetState, error) {
+	if to, ok := lifecycle[transition{from, event}]; ok {
+		return to, nil
+	}
+	return "", &IllegalTransitionError{From: from, Event: event}
+}
+
+// IllegalTransitionError reports an event the asset's current state does not allow.
+type IllegalTransitionError struct {
+	From  AssetState
+	Event EventType
+}
+
+// Error says which state refused which event.
+func (e *IllegalTransitionError) Error() string {
+	return fmt.Sprintf("an asset in state %s cannot be %s", e.From, eventVerb(e.Event))
+}
+
+// eventVerb words an event type for error messages.
+func eventVerb(e EventType) string {
+	switch e {
+	case EventRecipientNotified:
+		return "announced to its recipient (it must be SERIALIZED)"
+	case EventHandedOff:
+		return "handed off (it must be AWAITING_COLLECTION: received, serialized and its recipient notified)"
+	case EventReturnReceived:
+		return "received back (it must be DEPLOYED)"
+	default:
+		return "moved by event " + string(e)
+	}
+}

@@ -1,0 +1,201 @@
+package domain
+
+import (
+	"context"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Store is the persistence port. Every call runs in one transaction scoped to
+// the tenant in ctx (tenancy.TenantID); a context without a tenant fails with
+// tenancy.ErrNoTenant before any SQL is sent. Adapters live in domain/storage.
+type Store interface {
+	// Update runs fn in a read-write transaction; fn's error rolls it back.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(tx Tx) error) error
+}
+
+// Tx is a tenant-scoped unit of work. Every method reads or writes only rows of
+// the transaction's tenant. Lookups of missing rows return ErrNotFound. Create
+// methods set the record's TenantID to the transaction's tenant, whatever it
+// held. List methods return at most page.First rows in key order (ids are
+// time-ordered UUIDv7, so id order is creation order) after page.After.
+type Tx interface {
+	// CreatePerson inserts p; a duplicate employee id or email gives a *DuplicateError.
+	CreatePerson(p *Person) error
+	// UpdatePerson writes p if its stored version is p.Version-1, else ErrConcurrentModification.
+	UpdatePerson(p *Person) error
+	GetPerson(id string) (*Person, error)
+	// GetPeople returns the people found among ids, in no particular order.
+	GetPeople(ids []string) ([]*Person, error)
+	ListPeople(f PersonFilter, page PageRequest) ([]*Person, error)
+
+	CreateParcel(p *Parcel) error
+	// UpdateParcel writes p if its stored version is p.Version-1, else ErrConcurrentModification.
+	UpdateParcel(p *Parcel) error
+	GetParcel(id string) (*Parcel, error)
+	GetParcels(ids []string) ([]*Parcel, error)
+	ListParcels(f ParcelFilter, page PageRequest) ([]*Parcel, error)
+
+	// CreateAsset inserts a; a duplicate serial or tag gives a *DuplicateError
+	// with Key "serial" or "assetTag".
+	CreateAsset(a *Asset) error
+	// UpdateAsset writes a if its stored version is a.Version-1, else ErrConcurrentModification.
+	UpdateAsset(a *Asset) error
+	GetAsset(id string) (*Asset, error)
+	GetAssets(ids []string) ([]*Asset, error)
+	// GetAssetBySerial and GetAssetByTag match exactly.
+	GetAssetBySerial(serial string) (*Asset, error)
+	GetAssetByTag(tag string) (*Asset, error)
+	// FindAssetsByIdentifiers returns the assets whose serial is among
+	// serials or whose tag is among tags, in one statement.
+	FindAssetsByIdentifiers(serials, tags []string) ([]*Asset, error)
+	ListAssets(f AssetFilter, page PageRequest) ([]*Asset, error)
+
+	// AppendEvent assigns e.Seq (the next in the tenant's gapless log) and
+	// inserts e. Events are never updated or deleted.
+	AppendEvent(e *CustodyEvent) error
+	GetEvent(id string) (*CustodyEvent, error)
+	// ListAssetEvents returns an asset's history in log order (Seq ascending),
+	// starting after page.After (a Seq): its own events, preceded by its
+	// parcel's PARCEL_RECEIVED event, where its custody began.
+	ListAssetEvents(assetID string, page PageRequest) ([]*CustodyEvent, error)
+	// LastAssetEvents returns, per asset id, the last n events of its history
+	// (as ListAssetEvents defines it) newest first, in one statement whatever
+	// the number of ids.
+	LastAssetEvents(assetIDs []string, n int) (map[string][]*CustodyEvent, error)
+	// FirstAssetEvents returns, per asset id, the first n events of its
+	// history in log order, in one statement (the first page of many
+	// histories at once).
+	FirstAssetEvents(assetIDs []string, n int) (map[string][]*CustodyEvent, error)
+
+	// GetMembers returns the members among ids (actors of events).
+	GetMembers(ids []string) ([]*Member, error)
+
+	CreateSignature(s *Signature) error
+	GetSignature(id string) (*Signature, error)
+	GetSignatures(ids []string) ([]*Signature, error)
+
+	// Ledger: the tenant's tamper-evident log (see domain/ledger).
+
+	// LedgerSize returns how many events the tenant's log holds (its tree size).
+	LedgerSize() (int64, error)
+	// ReadHashes returns the stored Merkle hashes at the given storage indexes
+	// (tlog.StoredHashIndex), in the order asked; ErrNotFound if one is missing.
+	// AppendEvent stores the hashes of every appended leaf (tlog.StoredHashes
+	// over CanonicalEvent), in the same transaction.
+	ReadHashes(indexes []int64) ([]tlog.Hash, error)
+	// ScanEvents streams the log's events with Seq > after in Seq order.
+	ScanEvents(after int64, fn func(*CustodyEvent) error) error
+	// ScanHashes streams the stored hashes with storage index >= from in order.
+	ScanHashes(from int64, fn func(index int64, h tlog.Hash) error) error
+	// PutCheckpoint stores a signed checkpoint; storing one for a tree size
+	// already checkpointed is a no-op.
+	PutCheckpoint(c *Checkpoint) error
+	// LatestCheckpoint returns the checkpoint of the largest tree; ErrNotFound if none.
+	LatestCheckpoint() (*Checkpoint, error)
+	// CheckpointCovering returns the smallest checkpoint whose tree holds at
+	// least size leaves; ErrNotFound if none does yet.
+	CheckpointCovering(size int64) (*Checkpoint, error)
+	// ListCheckpoints returns checkpoints by tree size ascending, after
+	// page.After (a decimal tree size).
+	ListCheckpoints(page PageRequest) ([]*Checkpoint, error)
+	// CreateSigningKey stores k as the active key and retires the one before
+	// it (RetiredAt = k.CreatedAt).
+	CreateSigningKey(k *SigningKey) error
+	// ActiveSigningKey returns the key that signs new checkpoints; ErrNotFound if none.
+	ActiveSigningKey() (*SigningKey, error)
+	// ListSigningKeys returns every key the tenant ever had, oldest first.
+	ListSigningKeys() ([]*SigningKey, error)
+
+	// ClaimIdempotency records (operation, key, requestHash) if the key is new
+	// and returns nil; if the key exists it returns the stored record (whose
+	// Result may be nil when the first attempt is still running in another
+	// transaction that has not committed: adapters block until it finishes).
+	ClaimIdempotency(operation, key, requestHash string) (*Idempotency, error)
+	// CompleteIdempotency stores the result of a claimed key.
+	CompleteIdempotency(operation, key string, result []byte) error
+}
+
+// Admin is the platform-level port used by the CLI and the authenticator:
+// operations that create tenants or resolve a credential before any tenant is known.
+type Admin interface {
+	CreateTenant(ctx context.Context, t *Tenant) error
+	// GetTenant finds a tenant by id or slug.
+	GetTenant(ctx context.Context, idOrSlug string) (*Tenant, error)
+	// CreateMember inserts a member with its roles in t.TenantID.
+	CreateMember(ctx context.Context, m *Member) error
+	// CreateToken inserts a token (hash only).
+	CreateToken(ctx context.Context, t *APIToken) error
+	// RevokeToken marks a token of the tenant revoked; ErrNotFound if absent.
+	RevokeToken(ctx context.Context, tenantID, tokenID string, at time.Time) error
+	// Authenticate resolves a token hash, inside the tenant the token names
+	// (tenancy.ParseToken), to its tenant, member and roles; ErrUnauthenticated
+	// when unknown, revoked or of another tenant.
+	Authenticate(ctx context.Context, tenantID string, tokenHash []byte) (*Credential, error)
+}
+
+// Credential is what a valid token resolves to.
+type Credential struct {
+	Tenant  Tenant
+	Member  Member
+	TokenID string
+}
+
+// Message is what the bus carries: a wake-up that something was committed to a
+// tenant's custody log. The database stays the source of truth.
+type Message struct {
+	TenantID string
+	Seq      int64
+	EventID  string
+	Type     EventType
+	AssetID  string
+	ParcelID string
+	// PersonID is the person the event concerns (recipient, holder), if any.
+	PersonID string
+}
+
+// Bus is the event bus port (in-process or Redis pub/sub, domain/eventbus).
+type Bus interface {
+	// Publish announces committed events. Failure is reported but never undoes
+	// the committed write.
+	Publish(ctx context.Context, msgs ...Message) error
+	// Subscribe delivers messages of one tenant until ctx ends or cancel is called.
+	Subscribe(ctx context.Context, tenantID string) (msgs <-chan Message, cancel func(), err error)
+}
+
+// PageRequest asks for at most First items after the opaque position After
+// (already decoded into the adapter's key: an id or a sequence number).
+type PageRequest struct {
+	First int
+	After string
+}
+
+// DefaultPageSize and MaxPageSize bound every list.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+)
+
+// PersonFilter narrows ListPeople.
+type PersonFilter struct {
+	Status PersonStatus
+	Search string // matches name, email or employee id
+}
+
+// ParcelFilter narrows ListParcels.
+type ParcelFilter struct {
+	State       ParcelState
+	RecipientID string
+}
+
+// AssetFilter narrows ListAssets.
+type AssetFilter struct {
+	States   []AssetState
+	HolderID string
+	ParcelID string
+	// Search matches serial, asset tag, make or model (case-insensitive substring).
+	Search string
+}

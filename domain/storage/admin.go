@@ -1,0 +1,256 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/custody-dev/custody/domain"
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+)
+
+// The domain.Admin methods are platform operations: they name their tenant
+// explicitly instead of taking it from a principal in ctx, because they run
+// before there is one (the CLI creating a tenant or resolving --tenant, the
+// authenticator resolving a bearer token). Each still runs in a transaction
+// scoped to that one tenant, under row-level security on Postgres. Only
+// trusted code (the CLI, the authenticator) may call them.
+
+// CreateTenant inserts t and its empty custody log head. An empty t.ID gets a
+// fresh UUIDv7 and a zero CreatedAt the current time; both are written back.
+// A taken slug gives a *domain.DuplicateError with Key "slug".
+func (db *DB) CreateTenant(ctx context.Context, t *domain.Tenant) error {
+	const op = "create tenant"
+	if t == nil {
+		return errors.New(op + ": nil tenant")
+	}
+	if err := newRecordID(&t.ID); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = time.Now()
+	}
+	r := &tenantRow{ID: t.ID, Slug: t.Slug, Name: t.Name, CreatedAt: newStamp(t.CreatedAt)}
+	return db.inTenant(ctx, t.ID, true, func(g *gorm.DB, tenant string) error {
+		if err := g.Table("tenants").Create(r).Error; err != nil {
+			return dbError(op, err)
+		}
+		if err := insert(g, tenant, "ledger_heads", &ledgerHeadRow{}).Error; err != nil {
+			return dbError(op, err)
+		}
+		t.CreatedAt = r.CreatedAt.Time
+		return nil
+	})
+}
+
+// GetTenant finds a tenant by id or, failing that, by slug; ErrNotFound when
+// neither matches. On Postgres the slug lookup goes through the SECURITY
+// DEFINER function custody_tenant_by_slug, since no tenant is in scope yet.
+func (db *DB) GetTenant(ctx context.Context, idOrSlug string) (*domain.Tenant, error) {
+	const op = "get tenant"
+	if id, ok := canonicalID(idOrSlug); ok {
+		var r tenantRow
+		found := false
+		err := db.inTenant(ctx, id, false, func(g *gorm.DB, tenant string) error {
+			res := g.Table("tenants").Where("tenants.id = ?", tenant).Limit(1).Find(&r)
+			found = res.RowsAffected == 1
+			return dbError(op, res.Error)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			return r.domain(), nil
+		}
+	}
+	if idOrSlug == "" {
+		return nil, domain.ErrNotFound
+	}
+	q := db.read.WithContext(ctx).Table("tenants").Where("tenants.slug = ?", idOrSlug)
+	if db.dialect == DialectPostgres {
+		q = db.read.WithContext(ctx).Table("custody_tenant_by_slug(?) AS tenants", idOrSlug)
+	}
+	var r tenantRow
+	res := q.Limit(1).Find(&r)
+	if res.Error != nil {
+		return nil, dbError(op, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, domain.ErrNotFound
+	}
+	return r.domain(), nil
+}
+
+// CreateMember inserts m with its roles in m.TenantID. An empty m.ID gets a
+// fresh UUIDv7 and a zero CreatedAt the current time; both are written back.
+func (db *DB) CreateMember(ctx context.Context, m *domain.Member) error {
+	const op = "create member"
+	if m == nil {
+		return errors.New(op + ": nil member")
+	}
+	for _, role := range m.Roles {
+		if !role.Valid() {
+			return fmt.Errorf("%s: unknown role %q", op, role)
+		}
+	}
+	if err := newRecordID(&m.ID); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = time.Now()
+	}
+	r := &memberRow{ID: m.ID, Name: m.Name, Kind: string(m.Kind), CreatedAt: newStamp(m.CreatedAt)}
+	roles := make([]*memberRoleRow, 0, len(m.Roles))
+	for _, role := range m.Roles {
+		if !containsRole(roles, role) {
+			roles = append(roles, &memberRoleRow{MemberID: m.ID, Role: string(role)})
+		}
+	}
+	return db.inTenant(ctx, m.TenantID, true, func(g *gorm.DB, tenant string) error {
+		if err := insert(g, tenant, "members", r).Error; err != nil {
+			return dbError(op, err)
+		}
+		if len(roles) > 0 {
+			if err := insert(g, tenant, "member_roles", roles...).Error; err != nil {
+				return dbError(op, err)
+			}
+		}
+		m.TenantID, m.CreatedAt = tenant, r.CreatedAt.Time
+		return nil
+	})
+}
+
+func containsRole(rows []*memberRoleRow, role domain.Role) bool {
+	for _, r := range rows {
+		if r.Role == string(role) {
+			return true
+		}
+	}
+	return false
+}
+
+// CreateToken inserts t (its hash only) in t.TenantID. An empty t.ID gets a
+// fresh UUIDv7 and a zero CreatedAt the current time; both are written back.
+func (db *DB) CreateToken(ctx context.Context, t *domain.APIToken) error {
+	const op = "create token"
+	if t == nil {
+		return errors.New(op + ": nil token")
+	}
+	if err := newRecordID(&t.ID); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = time.Now()
+	}
+	r := &tokenRow{ID: t.ID, MemberID: t.MemberID, Name: t.Name, TokenHash: t.Hash,
+		CreatedAt: newStamp(t.CreatedAt), RevokedAt: optStamp(t.RevokedAt)}
+	if c, ok := canonicalID(t.MemberID); ok {
+		r.MemberID = c
+	}
+	return db.inTenant(ctx, t.TenantID, true, func(g *gorm.DB, tenant string) error {
+		if err := insert(g, tenant, "api_tokens", r).Error; err != nil {
+			return dbError(op, err)
+		}
+		t.TenantID, t.MemberID, t.CreatedAt, t.RevokedAt = tenant, r.MemberID, r.CreatedAt.Time, timePtr(r.RevokedAt)
+		return nil
+	})
+}
+
+// RevokeToken marks a token of the tenant revoked at at; ErrNotFound if the
+// tenant has no such token. Revoking a revoked token keeps the first time.
+func (db *DB) RevokeToken(ctx context.Context, tenantID, tokenID string, at time.Time) error {
+	const op = "revoke token"
+	id, ok := canonicalID(tokenID)
+	if !ok {
+		return domain.ErrNotFound
+	}
+	return db.inTenant(ctx, tenantID, true, func(g *gorm.DB, tenant string) error {
+		res := scopedTo(g, tenant, "api_tokens").Where("api_tokens.id = ? AND api_tokens.revoked_at IS NULL", id).
+			Update("revoked_at", newStamp(at))
+		if res.Error != nil {
+			return dbError(op, res.Error)
+		}
+		if res.RowsAffected == 1 {
+			return nil
+		}
+		var n int64
+		if err := scopedTo(g, tenant, "api_tokens").Where("api_tokens.id = ?", id).Count(&n).Error; err != nil {
+			return dbError(op, err)
+		}
+		if n == 0 {
+			return domain.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// ListTokens returns the tenant's tokens (revoked ones included) in creation
+// order, for the CLI.
+func (db *DB) ListTokens(ctx context.Context, tenantID string) ([]domain.APIToken, error) {
+	var rows []tokenRow
+	err := db.inTenant(ctx, tenantID, false, func(g *gorm.DB, tenant string) error {
+		return dbError("list tokens", scopedTo(g, tenant, "api_tokens").Order("api_tokens.id").Find(&rows).Error)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return mapRows(rows, (*tokenRow).domain), nil
+}
+
+// credentialRow is one row of the Authenticate join (one per role).
+type credentialRow struct {
+	TokenID         string  `gorm:"column:token_id"`
+	TenantID        string  `gorm:"column:tenant_id"`
+	TenantSlug      string  `gorm:"column:tenant_slug"`
+	TenantName      string  `gorm:"column:tenant_name"`
+	TenantCreatedAt stamp   `gorm:"column:tenant_created_at"`
+	MemberID        string  `gorm:"column:member_id"`
+	MemberName      string  `gorm:"column:member_name"`
+	MemberKind      string  `gorm:"column:member_kind"`
+	MemberCreatedAt stamp   `gorm:"column:member_created_at"`
+	Role            *string `gorm:"column:role"`
+}
+
+// Authenticate resolves a token hash inside tenantID (the tenant the token
+// names) to the tenant, the member with its roles and the token id, in one
+// statement. Unknown, revoked, or a malformed tenant id: ErrUnauthenticated.
+// It needs no principal in ctx: it is what produces one.
+func (db *DB) Authenticate(ctx context.Context, tenantID string, tokenHash []byte) (*domain.Credential, error) {
+	if _, err := uuid.Parse(tenantID); err != nil || len(tokenHash) == 0 {
+		return nil, domain.ErrUnauthenticated
+	}
+	var rows []credentialRow
+	err := db.inTenant(ctx, tenantID, false, func(g *gorm.DB, tenant string) error {
+		err := scopedTo(g, tenant, "api_tokens").
+			Select(`api_tokens.id AS token_id, tenants.id AS tenant_id, tenants.slug AS tenant_slug,
+				tenants.name AS tenant_name, tenants.created_at AS tenant_created_at,
+				members.id AS member_id, members.name AS member_name, members.kind AS member_kind,
+				members.created_at AS member_created_at, member_roles.role AS role`).
+			Joins("JOIN tenants ON tenants.id = api_tokens.tenant_id").
+			Joins("JOIN members ON members.tenant_id = api_tokens.tenant_id AND members.id = api_tokens.member_id").
+			Joins("LEFT JOIN member_roles ON member_roles.tenant_id = members.tenant_id AND member_roles.member_id = members.id").
+			Where("api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL", tokenHash).
+			Order("member_roles.role").Find(&rows).Error
+		return dbError("authenticate", err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, domain.ErrUnauthenticated
+	}
+	r := rows[0]
+	c := &domain.Credential{
+		Tenant:  domain.Tenant{ID: r.TenantID, Slug: r.TenantSlug, Name: r.TenantName, CreatedAt: r.TenantCreatedAt.Time},
+		Member:  domain.Member{ID: r.MemberID, TenantID: r.TenantID, Name: r.MemberName, Kind: domain.MemberKind(r.MemberKind), CreatedAt: r.MemberCreatedAt.Time},
+		TokenID: r.TokenID,
+	}
+	for _, row := range rows {
+		if row.Role != nil {
+			c.Member.Roles = append(c.Member.Roles, domain.Role(*row.Role))
+		}
+	}
+	return c, nil
+}

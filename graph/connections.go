@@ -1,0 +1,54 @@
+package graph
+
+import (
+	"strconv"
+
+	"github.com/custody-dev/custody/domain"
+	"github.com/custody-dev/custody/graph/model"
+)
+
+// connection turns one keyset page into Relay edges and page info.
+func connection[T, E any](page domain.Page[T], cursor func(T) string, edge func(cursor string, node T) E) ([]E, *model.PageInfo) {
+	edges := make([]E, len(page.Items))
+	info := &model.PageInfo{HasNextPage: page.HasNext}
+	for i, n := range page.Items {
+		c := cursor(n)
+		edges[i] = edge(c, n)
+		if i == len(page.Items)-1 {
+			info.EndCursor = &c
+		}
+	}
+	return edges, info
+}
+
+func assetConnection(page domain.Page[*domain.Asset]) *model.AssetConnection {
+	edges, info := connection(page,
+		func(a *domain.Asset) string { return encodeCursor(typeAsset, a.ID) },
+		func(c string, a *domain.Asset) *model.AssetEdge { return &model.AssetEdge{Cursor: c, Node: a} })
+	return &model.AssetConnection{Edges: edges, PageInfo: info}
+}
+
+func parcelConnection(page domain.Page[*domain.Parcel]) *model.ParcelConnection {
+	edges, info := connection(page,
+		func(p *domain.Parcel) string { return encodeCursor(typeParcel, p.ID) },
+		func(c string, p *domain.Parcel) *model.ParcelEdge { return &model.ParcelEdge{Cursor: c, Node: p} })
+	return &model.ParcelConnection{Edges: edges, PageInfo: info}
+}
+
+func personConnection(page domain.Page[*domain.Person]) *model.PersonConnection {
+	edges, info := connection(page,
+		func(p *domain.Person) string { return encodeCursor(typePerson, p.ID) },
+		func(c string, p *domain.Person) *model.PersonEdge { return &model.PersonEdge{Cursor: c, Node: p} })
+	return &model.PersonConnection{Edges: edges, PageInfo: info}
+}
+
+func eventConnection(page domain.Page[*domain.CustodyEvent]) *model.CustodyEventConnection {
+	edges, info := connection(page,
+		func(e *domain.CustodyEvent) string {
+			return encodeCursor(typeCustodyEvent, strconv.FormatInt(e.Seq, 10))
+		},
+		func(c string, e *domain.CustodyEvent) *model.CustodyEventEdge {
+			return &model.CustodyEventEdge{Cursor: c, Node: e}
+		})
+	return &model.CustodyEventConnection{Edges: edges, PageInfo: info}
+}
