@@ -91,8 +91,17 @@ func TestConstantStatementsPerList(t *testing.T) {
 			return best
 		}
 		small, large := count(3), count(30)
-		if small != large {
+		switch {
+		case large-small >= 30-3:
+			// An N+1 costs at least one statement per extra item.
 			t.Fatalf("3 assets cost %d statements, 30 cost %d: N+1", small, large)
+		case small != large && !raceDetector:
+			t.Fatalf("3 assets cost %d statements, 30 cost %d: a loader does not batch", small, large)
+		case small != large:
+			// Under -race the goroutines of 30 items can outlast a loader's
+			// wait and split a batch; growth below one statement per item is
+			// batching, not N+1, and the plain run checks for equality.
+			t.Logf("race detector: a batch split (%d vs %d statements)", small, large)
 		}
 		t.Logf("statements per list request: %d", large)
 	})
