@@ -32,6 +32,9 @@ const (
 	// ObjType guards object types that carry personal data wherever they
 	// appear (a Person reached through an asset's holder, say).
 	ObjType = "Type"
+	// ObjTopic names the classes of custody events a role hears live
+	// (domain.Topic: custody, returns, offboarding).
+	ObjTopic = "Topic"
 )
 
 // Authorizer answers permission checks. It is safe for concurrent use.

@@ -119,13 +119,17 @@ type Parcel struct {
 	Carrier        string
 	TrackingNumber string
 	Sender         string
-	RecipientID    string
-	Location       string
-	Note           string
-	State          ParcelState
-	ReceivedByID   string
-	ReceivedAt     time.Time
-	Version        int
+	// RecipientID is who the parcel is for; empty for a return parcel.
+	RecipientID string
+	// ReturnCaseID links a parcel an employee shipped back to their
+	// off-boarding case; the assets in it are then received as returns.
+	ReturnCaseID string
+	Location     string
+	Note         string
+	State        ParcelState
+	ReceivedByID string
+	ReceivedAt   time.Time
+	Version      int
 }
 
 // CustodianKind says what kind of party holds an asset.

@@ -25,7 +25,7 @@ var (
 
 // DuplicateError names the unique key that a write collided with.
 type DuplicateError struct {
-	// Key is the logical key: "serial", "assetTag", "employeeId", "email", "slug".
+	// Key is the logical key: "serial", "assetTag", "employeeId", "email", "slug", "person" (an open off-boarding case).
 	Key string
 }
 
@@ -52,6 +52,8 @@ const (
 	CodeRecipientMismatch    Code = "RECIPIENT_MISMATCH"
 	CodeInvalidSignature     Code = "INVALID_SIGNATURE"
 	CodeInactivePerson       Code = "INACTIVE_PERSON"
+	CodeCaseNotOpen          Code = "CASE_NOT_OPEN"
+	CodeNotOutstanding       Code = "NOT_OUTSTANDING"
 )
 
 // UserError is one problem with the caller's input, reported in a mutation

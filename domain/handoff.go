@@ -133,6 +133,9 @@ func (s *Service) HandOff(ctx context.Context, in HandOffInput) (*HandOffResult,
 				}
 				msgs = append(msgs, m)
 			}
+			if err := addToOpenCase(tx, recipient.ID, assets, sig.SignedAt); err != nil {
+				return nil, err
+			}
 			res.Signature, res.Assets = sig, assets
 			return handOffIDs{SignatureID: sig.ID, AssetIDs: in.AssetIDs}, nil
 		}, func(stored []byte) error {

@@ -72,6 +72,14 @@ const (
 	// "corrects" = its id, "reason"): the log is never rewritten, so a
 	// mistake is fixed by a new event that points at it. It changes no state.
 	EventCorrection EventType = "CORRECTION"
+	// EventOffboardingOpened and EventOffboardingCompleted are case-level
+	// events (no asset; details "case", "person" and dates): HR hears them.
+	EventOffboardingOpened    EventType = "OFFBOARDING_OPENED"
+	EventOffboardingCompleted EventType = "OFFBOARDING_COMPLETED"
+	// EventRetentionApproved records that a departing holder keeps an asset
+	// with someone's approval (details "case", "reason", "approvedBy"). It
+	// changes no state: the asset stays DEPLOYED to them.
+	EventRetentionApproved EventType = "RETENTION_APPROVED"
 )
 
 // transition is one edge of the lifecycle graph.
@@ -112,8 +120,11 @@ var lifecycle = func() map[transition]AssetState {
 		{StateDestroyed, EventClosed}:             StateClosed,
 		{StateRemarketed, EventClosed}:            StateClosed,
 		{StateRecycled, EventClosed}:              StateClosed,
-		{StateLost, EventFound}:                   StateInStock,
-		{StateStolen, EventFound}:                 StateInStock,
+		// A lost or stolen asset handed back is received like any return.
+		{StateLost, EventReturnReceived}:   StateReturnReceived,
+		{StateStolen, EventReturnReceived}: StateReturnReceived,
+		{StateLost, EventFound}:            StateInStock,
+		{StateStolen, EventFound}:          StateInStock,
 	}
 	for _, s := range custodyStates {
 		m[transition{s, EventReportedLost}] = StateLost
@@ -150,7 +161,7 @@ func eventVerb(e EventType) string {
 	case EventHandedOff:
 		return "handed off (it must be AWAITING_COLLECTION: received, serialized and its recipient notified)"
 	case EventReturnReceived:
-		return "received back (it must be DEPLOYED)"
+		return "received back (it must be DEPLOYED, LOST or STOLEN)"
 	default:
 		return "moved by event " + string(e)
 	}

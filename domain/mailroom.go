@@ -49,6 +49,9 @@ type ReceiveParcelInput struct {
 	TrackingNumber string
 	Sender         string
 	RecipientID    string
+	// ReturnCaseID marks a parcel shipped back by a departing employee: it
+	// links to their open off-boarding case and needs no recipient.
+	ReturnCaseID   string
 	Location       string
 	Note           string
 	DeviceTime     *time.Time
@@ -68,7 +71,11 @@ func (s *Service) ReceiveParcel(ctx context.Context, in ReceiveParcelInput) (*Pa
 	p.Carrier = text(&errs, in.Carrier, true, 100, "input", "carrier")
 	p.TrackingNumber = text(&errs, in.TrackingNumber, true, 100, "input", "trackingNumber")
 	p.Sender = text(&errs, in.Sender, true, 200, "input", "sender")
-	p.RecipientID = text(&errs, in.RecipientID, true, 100, "input", "recipientId")
+	p.ReturnCaseID = text(&errs, in.ReturnCaseID, false, 100, "input", "returnCaseId")
+	p.RecipientID = text(&errs, in.RecipientID, p.ReturnCaseID == "", 100, "input", "recipientId")
+	if p.ReturnCaseID != "" && p.RecipientID != "" {
+		errs.Add(CodeInvalid, "a return parcel has no recipient: give either recipientId or returnCaseId", "input", "recipientId")
+	}
 	p.Location = text(&errs, in.Location, true, 200, "input", "location")
 	p.Note = text(&errs, in.Note, false, 2000, "input", "note")
 	in.DeviceTime = deviceTime(&errs, in.DeviceTime, "input", "deviceTime")
@@ -78,19 +85,31 @@ func (s *Service) ReceiveParcel(ctx context.Context, in ReceiveParcelInput) (*Pa
 	var msgs []Message
 	err = s.store.Update(ctx, func(tx Tx) error {
 		return idempotent(tx, who, "receiveParcel", in.IdempotencyKey, in, func() (any, error) {
-			recipient, err := tx.GetPerson(p.RecipientID)
-			if err != nil {
-				return nil, notFoundAs(err, "recipient", "input", "recipientId")
-			}
-			if recipient.Status == PersonTerminated {
-				return nil, userError(CodeInactivePerson, "the recipient has left the company", "input", "recipientId")
+			personID := p.RecipientID
+			details := map[string]string{"carrier": p.Carrier, "trackingNumber": p.TrackingNumber, "sender": p.Sender}
+			if p.ReturnCaseID != "" {
+				c, err := tx.GetCase(p.ReturnCaseID)
+				if err != nil {
+					return nil, notFoundAs(err, "off-boarding case", "input", "returnCaseId")
+				}
+				if c.State != CaseOpen {
+					return nil, userError(CodeCaseNotOpen, "the off-boarding case is already completed", "input", "returnCaseId")
+				}
+				personID, details["case"] = c.PersonID, c.ID
+			} else {
+				recipient, err := tx.GetPerson(p.RecipientID)
+				if err != nil {
+					return nil, notFoundAs(err, "recipient", "input", "recipientId")
+				}
+				if recipient.Status == PersonTerminated {
+					return nil, userError(CodeInactivePerson, "the recipient has left the company", "input", "recipientId")
+				}
 			}
 			p.ID = NewID()
 			p.ReceivedAt = s.timestamp()
 			if err := tx.CreateParcel(p); err != nil {
 				return nil, fmt.Errorf("create parcel: %w", err)
 			}
-			details := map[string]string{"carrier": p.Carrier, "trackingNumber": p.TrackingNumber, "sender": p.Sender}
 			if p.Note != "" {
 				details["note"] = p.Note
 			}
@@ -100,7 +119,7 @@ func (s *Service) ReceiveParcel(ctx context.Context, in ReceiveParcelInput) (*Pa
 				ToCustodian:   Custodian{Kind: CustodianLocation, Ref: p.Location},
 				ActorID:       who.MemberID, Location: p.Location, DeviceTime: utc(in.DeviceTime),
 				RecordedAt: p.ReceivedAt, Details: details,
-			}, p.RecipientID)
+			}, personID)
 			if err != nil {
 				return nil, err
 			}
@@ -178,6 +197,10 @@ func (s *Service) SerializeParcel(ctx context.Context, in SerializeParcelInput) 
 			}
 			if p.State != ParcelReceived {
 				return nil, userError(CodeIllegalTransition, "this parcel was already serialized", "input", "parcelId")
+			}
+			if p.ReturnCaseID != "" {
+				return nil, userError(CodeIllegalTransition,
+					"a return parcel holds assets already on record: scan each one as a return", "input", "parcelId")
 			}
 			if err := checkIdentifiersFree(tx, assets); err != nil {
 				return nil, err

@@ -58,6 +58,8 @@ type Tx interface {
 	// inserts e. Events are never updated or deleted.
 	AppendEvent(e *CustodyEvent) error
 	GetEvent(id string) (*CustodyEvent, error)
+	// GetEvents returns the events found among ids, in no particular order.
+	GetEvents(ids []string) ([]*CustodyEvent, error)
 	// ListAssetEvents returns an asset's history in log order (Seq ascending),
 	// starting after page.After (a Seq): its own events, preceded by its
 	// parcel's PARCEL_RECEIVED event, where its custody began.
@@ -109,6 +111,36 @@ type Tx interface {
 	ActiveSigningKey() (*SigningKey, error)
 	// ListSigningKeys returns every key the tenant ever had, oldest first.
 	ListSigningKeys() ([]*SigningKey, error)
+
+	// Off-boarding cases and returns (offboarding.go).
+
+	// CreateCase inserts c; a person who already has an OPEN case gives a
+	// *DuplicateError with Key "person".
+	CreateCase(c *OffboardingCase) error
+	// UpdateCase writes c if its stored version is c.Version-1, else ErrConcurrentModification.
+	UpdateCase(c *OffboardingCase) error
+	GetCase(id string) (*OffboardingCase, error)
+	GetCases(ids []string) ([]*OffboardingCase, error)
+	// LockCase returns the case and holds a write lock on it until the
+	// transaction ends (SELECT ... FOR UPDATE on Postgres), so changes to its
+	// items are serialised instead of failing on a version conflict. Only
+	// inside Update: a read-only transaction cannot take the lock.
+	LockCase(id string) (*OffboardingCase, error)
+	// LockOpenCaseOf is LockCase for the person's OPEN case; ErrNotFound if none.
+	LockOpenCaseOf(personID string) (*OffboardingCase, error)
+	// ListCases returns cases by id (creation order).
+	ListCases(f CaseFilter, page PageRequest) ([]*OffboardingCase, error)
+	// PutCaseItem inserts the item or replaces the one with the same
+	// (case, asset).
+	PutCaseItem(it *CaseItem) error
+	// ListCaseItems returns the items of the given cases, ordered by case
+	// id then AddedAt then asset id, in one statement.
+	ListCaseItems(caseIDs []string) ([]*CaseItem, error)
+	// CreateReturn inserts r.
+	CreateReturn(r *Return) error
+	GetReturns(ids []string) ([]*Return, error)
+	// ListReturns returns returns by id (creation order).
+	ListReturns(f ReturnFilter, page PageRequest) ([]*Return, error)
 
 	// ClaimIdempotency records (operation, key, requestHash) if the key is new
 	// and returns nil; if the key exists it returns the stored record (whose

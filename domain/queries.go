@@ -221,3 +221,8 @@ func batch[T any](ctx context.Context, st Store, what string, fn func(Tx) ([]T, 
 	}
 	return out, nil
 }
+
+// EventsByID loads custody events in one statement (dataloaders).
+func (s *Service) EventsByID(ctx context.Context, ids []string) ([]*CustodyEvent, error) {
+	return batch(ctx, s.store, "custody events", func(tx Tx) ([]*CustodyEvent, error) { return tx.GetEvents(ids) })
+}

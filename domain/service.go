@@ -27,6 +27,8 @@ type Service struct {
 	masterKey []byte
 	// appended is told, after commit, which tenant's log grew (the checkpointer).
 	appended func(tenantID string)
+	// feed serves live subscriptions (Follow).
+	feed *feed
 }
 
 // Option configures a Service.
@@ -49,6 +51,7 @@ func NewService(store Store, bus Bus, opts ...Option) *Service {
 	for _, o := range opts {
 		o(s)
 	}
+	s.feed = newFeed(store, bus, s.log)
 	return s
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/custody-dev/custody/authz"
 	"github.com/custody-dev/custody/domain"
+	"github.com/custody-dev/custody/graph/model"
 	"github.com/custody-dev/custody/tenancy"
 )
 
@@ -15,7 +16,7 @@ import (
 // permissions keep from it (parcels: sender, tracking, notes): a field
 // returning one needs the type permission wherever it appears (an asset's
 // holder or parcel), not only at the root field that leads to it.
-var guardedTypes = map[string]bool{"Person": true, "Signature": true, "Parcel": true}
+var guardedTypes = map[string]bool{"Person": true, "Signature": true, "Parcel": true, "OffboardingCase": true}
 
 // rootTypes are the operation types whose fields are authorized by name.
 var rootTypes = map[string]bool{authz.ObjQuery: true, authz.ObjMutation: true, authz.ObjSubscription: true}
@@ -65,6 +66,9 @@ var nodeQuery = map[string]string{
 	typeSignature:    "signature",
 	typeCustodyEvent: "asset",
 	typeMember:       "viewer",
+	// Off-boarding.
+	typeOffboardingCase: "offboardingCase",
+	typeAssetReturn:     "assetReturn",
 }
 
 // authorizeNode checks, before anything is loaded, that the caller may read
@@ -90,9 +94,11 @@ func (r *Resolver) authorizeNode(ctx context.Context, typeName string) (ok bool,
 	return true, nil
 }
 
-// authorizeEventDetails guards the facts of parcel-level events (carrier,
-// tracking number, sender, note): they are parcel data, so reading them in an
-// asset's history needs the Parcel type permission like the parcel itself.
+// authorizeEventDetails guards the facts of events that are not about one
+// asset: a parcel-level event's facts (carrier, tracking number, sender,
+// note) are parcel data and need the Parcel type permission like the parcel
+// itself; a case-level event's facts (who leaves, when) are off-boarding
+// data and need the OffboardingCase type permission.
 func (r *Resolver) authorizeEventDetails(ctx context.Context, e *domain.CustodyEvent) error {
 	if e.AssetID != "" {
 		return nil
@@ -101,5 +107,48 @@ func (r *Resolver) authorizeEventDetails(ctx context.Context, e *domain.CustodyE
 	if !ok {
 		return domain.ErrUnauthenticated
 	}
+	if e.ParcelID == "" {
+		return r.authz.Check(p, authz.ObjType, typeOffboardingCase)
+	}
 	return r.authz.Check(p, authz.ObjType, typeParcel)
+}
+
+// followFilter maps the subscription's arguments and binds the caller's
+// topic permissions (policy object Topic) into the filter.
+func (r *Resolver) followFilter(ctx context.Context, after *int, in *model.CustodyEventStreamFilter) (domain.FollowFilter, error) {
+	p, ok := tenancy.PrincipalFrom(ctx)
+	if !ok {
+		return domain.FollowFilter{}, domain.ErrUnauthenticated
+	}
+	may := map[domain.Topic]bool{}
+	for _, t := range domain.AllTopics {
+		allowed, err := r.authz.Allowed(p, authz.ObjTopic, string(t))
+		if err != nil {
+			return domain.FollowFilter{}, err
+		}
+		may[t] = allowed
+	}
+	f := domain.FollowFilter{May: func(t domain.Topic) bool { return may[t] }}
+	if after != nil {
+		seq := int64(*after)
+		f.After = &seq
+	}
+	if in == nil {
+		return f, nil
+	}
+	f.Types = in.Types
+	// An id that names nothing of its type filters everything out, like an
+	// id of another tenant: a well-formed id that can match no event.
+	const nothing = "00000000-0000-0000-0000-000000000000"
+	if in.CaseID != nil {
+		if f.CaseID, ok = idOf(typeOffboardingCase, *in.CaseID); !ok {
+			f.CaseID = nothing
+		}
+	}
+	if in.AssetID != nil {
+		if f.AssetID, ok = idOf(typeAsset, *in.AssetID); !ok {
+			f.AssetID = nothing
+		}
+	}
+	return f, nil
 }

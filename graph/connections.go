@@ -52,3 +52,21 @@ func eventConnection(page domain.Page[*domain.CustodyEvent]) *model.CustodyEvent
 		})
 	return &model.CustodyEventConnection{Edges: edges, PageInfo: info}
 }
+
+func caseConnection(page domain.Page[*domain.OffboardingCase]) *model.OffboardingCaseConnection {
+	edges, info := connection(page,
+		func(c *domain.OffboardingCase) string { return encodeCursor(typeOffboardingCase, c.ID) },
+		func(cur string, c *domain.OffboardingCase) *model.OffboardingCaseEdge {
+			return &model.OffboardingCaseEdge{Cursor: cur, Node: c}
+		})
+	return &model.OffboardingCaseConnection{Edges: edges, PageInfo: info}
+}
+
+func returnConnection(page domain.Page[*domain.Return]) *model.AssetReturnConnection {
+	edges, info := connection(page,
+		func(r *domain.Return) string { return encodeCursor(typeAssetReturn, r.ID) },
+		func(cur string, r *domain.Return) *model.AssetReturnEdge {
+			return &model.AssetReturnEdge{Cursor: cur, Node: r}
+		})
+	return &model.AssetReturnConnection{Edges: edges, PageInfo: info}
+}

@@ -63,10 +63,13 @@ type Config struct {
 	Observer OperationObserver
 	// Logger receives internal errors and panics (default slog.Default()).
 	Logger *slog.Logger
+	// Transports are added after GET and POST: the WebSocket transport of
+	// subscriptions (graph/wstransport).
+	Transports []graphql.Transport
 }
 
 // NewHandler returns the GraphQL endpoint over the GET and POST JSON
-// transports. The caller has already authenticated the request and put the
+// transports, and cfg.Transports. The caller has already authenticated the request and put the
 // tenancy.Principal and tenancy.ClientInfo in its context. It panics when
 // Service or Authorizer is nil: that is a wiring bug, not a runtime condition.
 func NewHandler(cfg Config) http.Handler {
@@ -89,6 +92,9 @@ func NewHandler(cfg Config) http.Handler {
 	srv := handler.New(generated.NewExecutableSchema(gc))
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
+	for _, t := range cfg.Transports {
+		srv.AddTransport(t)
+	}
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
 	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.SetDisableSuggestion(!cfg.Introspection)
@@ -104,6 +110,17 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		return next(WithLoaders(ctx, cfg.Service))
+	})
+	// A subscription lives for hours: each event it delivers resolves its
+	// fields with fresh loaders, so no record cached for an earlier event is
+	// served stale with a later one.
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		if graphql.HasOperationContext(ctx) {
+			if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Subscription {
+				ctx = WithLoaders(ctx, cfg.Service)
+			}
+		}
+		return next(ctx)
 	})
 	srv.AroundFields(r.authorizeField)
 	return srv

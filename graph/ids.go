@@ -16,12 +16,16 @@ const (
 	typeCustodyEvent = "CustodyEvent"
 	typeMember       = "Member"
 	typeTenant       = "Tenant"
+	// typeOffboardingCase and typeAssetReturn: off-boarding.
+	typeOffboardingCase = "OffboardingCase"
+	typeAssetReturn     = "AssetReturn"
 )
 
 // globalTypes are the types whose ids EncodeID and DecodeID accept.
 var globalTypes = map[string]bool{
 	typeAsset: true, typeParcel: true, typePerson: true, typeSignature: true,
 	typeCustodyEvent: true, typeMember: true, typeTenant: true,
+	typeOffboardingCase: true, typeAssetReturn: true,
 }
 
 // EncodeID returns the opaque global id of the record of type typeName

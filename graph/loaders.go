@@ -33,6 +33,10 @@ type loaders struct {
 	parcels      *batcher[string, *domain.Parcel]
 	assets       *batcher[string, *domain.Asset]
 	signatures   *batcher[string, *domain.Signature]
+	events       *batcher[string, *domain.CustodyEvent]
+	cases        *batcher[string, *domain.OffboardingCase]
+	caseItems    *batcher[string, []*domain.CaseItem]
+	returns      *batcher[string, *domain.Return]
 	recentEvents *batcher[recentKey, []*domain.CustodyEvent]
 	historyHeads *batcher[historyKey, domain.Page[*domain.CustodyEvent]]
 }
@@ -64,6 +68,23 @@ func WithLoaders(ctx context.Context, svc *domain.Service) context.Context {
 		parcels:    newBatcher("parcels", byID(svc.ParcelsByID, func(p *domain.Parcel) string { return p.ID })),
 		assets:     newBatcher("assets", byID(svc.AssetsByID, func(a *domain.Asset) string { return a.ID })),
 		signatures: newBatcher("signatures", byID(svc.SignaturesByID, func(s *domain.Signature) string { return s.ID })),
+		events:     newBatcher("custody events", byID(svc.EventsByID, func(e *domain.CustodyEvent) string { return e.ID })),
+		cases:      newBatcher("off-boarding cases", byID(svc.CasesByID, func(c *domain.OffboardingCase) string { return c.ID })),
+		caseItems: newBatcher("off-boarding case items", func(ctx context.Context, caseIDs []string) (map[string][]*domain.CaseItem, error) {
+			items, err := svc.CaseItems(ctx, caseIDs)
+			if err != nil {
+				return nil, err
+			}
+			out := make(map[string][]*domain.CaseItem, len(caseIDs))
+			for _, id := range caseIDs {
+				out[id] = []*domain.CaseItem{}
+			}
+			for _, it := range items {
+				out[it.CaseID] = append(out[it.CaseID], it)
+			}
+			return out, nil
+		}),
+		returns: newBatcher("returns", byID(svc.ReturnsByID, func(r *domain.Return) string { return r.ID })),
 		recentEvents: newBatcher("recent custody events", func(ctx context.Context, keys []recentKey) (map[recentKey][]*domain.CustodyEvent, error) {
 			return fetchRecentEvents(ctx, svc, keys)
 		}),
@@ -247,4 +268,22 @@ func loadHistoryHead(ctx context.Context, assetID string, first *int) (domain.Pa
 		key.first, key.given = *first, true
 	}
 	return load(ctx, func(l *loaders) *batcher[historyKey, domain.Page[*domain.CustodyEvent]] { return l.historyHeads }, key)
+}
+
+func loadEvent(ctx context.Context, id string) (*domain.CustodyEvent, error) {
+	return load(ctx, func(l *loaders) *batcher[string, *domain.CustodyEvent] { return l.events }, id)
+}
+
+func loadCase(ctx context.Context, id string) (*domain.OffboardingCase, error) {
+	return load(ctx, func(l *loaders) *batcher[string, *domain.OffboardingCase] { return l.cases }, id)
+}
+
+func loadReturn(ctx context.Context, id string) (*domain.Return, error) {
+	return load(ctx, func(l *loaders) *batcher[string, *domain.Return] { return l.returns }, id)
+}
+
+// loadCaseItems returns a case's items; the items of a list's cases come in
+// one statement.
+func loadCaseItems(ctx context.Context, caseID string) ([]*domain.CaseItem, error) {
+	return load(ctx, func(l *loaders) *batcher[string, []*domain.CaseItem] { return l.caseItems }, caseID)
 }

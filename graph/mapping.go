@@ -71,12 +71,100 @@ func personPatch(in model.PersonUpdateInput) (domain.PersonPatch, error) {
 
 func receiveParcelInput(in model.ParcelReceiveInput) (domain.ReceiveParcelInput, error) {
 	var d ids
-	return domain.ReceiveParcelInput{
+	out := domain.ReceiveParcelInput{
 		Carrier: in.Carrier, TrackingNumber: in.TrackingNumber, Sender: in.Sender,
-		RecipientID: d.one(typePerson, in.RecipientID, "recipient", "input", "recipientId"),
-		Location:    in.Location, Note: str(in.Note), DeviceTime: in.DeviceTime,
+		Location: in.Location, Note: str(in.Note), DeviceTime: in.DeviceTime,
 		IdempotencyKey: str(in.IdempotencyKey),
+	}
+	if in.RecipientID != nil {
+		out.RecipientID = d.one(typePerson, *in.RecipientID, "recipient", "input", "recipientId")
+	}
+	if in.ReturnCaseID != nil {
+		out.ReturnCaseID = d.one(typeOffboardingCase, *in.ReturnCaseID, "off-boarding case", "input", "returnCaseId")
+	}
+	return out, d.errs.Err()
+}
+
+func openCaseInput(in model.OffboardingCaseOpenInput) (domain.OpenCaseInput, error) {
+	var d ids
+	return domain.OpenCaseInput{
+		PersonID: d.one(typePerson, in.PersonID, "person", "input", "personId"),
+		LastDay:  in.LastDay, DueDate: in.DueDate, Note: str(in.Note), IdempotencyKey: str(in.IdempotencyKey),
 	}, d.errs.Err()
+}
+
+func writeOffInput(in model.OffboardingItemWriteOffInput) (domain.WriteOffInput, error) {
+	var d ids
+	return domain.WriteOffInput{
+		CaseID:  d.one(typeOffboardingCase, in.CaseID, "off-boarding case", "input", "caseId"),
+		AssetID: d.one(typeAsset, in.AssetID, "asset", "input", "assetId"),
+		Kind:    in.Kind, Reason: in.Reason, ApprovedBy: str(in.ApprovedBy), IdempotencyKey: str(in.IdempotencyKey),
+	}, d.errs.Err()
+}
+
+func returnInput(in model.AssetReturnReceiveInput) (domain.ReturnInput, error) {
+	var d ids
+	out := domain.ReturnInput{
+		Serial: str(in.Serial), AssetTag: str(in.AssetTag), Location: in.Location, Condition: in.Condition,
+		Note: str(in.Note), DeviceTime: in.DeviceTime, IdempotencyKey: str(in.IdempotencyKey),
+	}
+	if in.FromPersonID != nil {
+		out.FromPersonID = d.one(typePerson, *in.FromPersonID, "person", "input", "fromPersonId")
+	}
+	if in.ParcelID != nil {
+		out.ParcelID = d.one(typeParcel, *in.ParcelID, "parcel", "input", "parcelId")
+	}
+	if in.Signature != nil {
+		sig := signatureInput(in.Signature)
+		out.Signature = &sig
+	}
+	return out, d.errs.Err()
+}
+
+// caseFilter maps Query.offboardingCases' filter.
+func caseFilter(f *model.OffboardingCaseFilter) (status domain.CaseStatus, personID string, ok bool) {
+	if f == nil {
+		return "", "", true
+	}
+	if f.Status != nil {
+		status = *f.Status
+	}
+	if f.PersonID != nil {
+		if personID, ok = idOf(typePerson, *f.PersonID); !ok {
+			return "", "", false
+		}
+	}
+	return status, personID, true
+}
+
+// returnFilter maps Query.assetReturns' filter.
+func returnFilter(f *model.AssetReturnFilter) (out domain.ReturnFilter, ok bool) {
+	if f == nil {
+		return out, true
+	}
+	out.UnmatchedOnly = f.UnmatchedOnly != nil && *f.UnmatchedOnly
+	if f.CaseID != nil {
+		if out.CaseID, ok = idOf(typeOffboardingCase, *f.CaseID); !ok {
+			return out, false
+		}
+	}
+	if f.AssetID != nil {
+		if out.AssetID, ok = idOf(typeAsset, *f.AssetID); !ok {
+			return out, false
+		}
+	}
+	return out, true
+}
+
+// filterItems keeps a case's items with the given status and expectedness.
+func filterItems(items []*domain.CaseItem, status *domain.CaseItemStatus, expected *bool) []*domain.CaseItem {
+	out := make([]*domain.CaseItem, 0, len(items))
+	for _, it := range items {
+		if (status == nil || it.Status == *status) && (expected == nil || it.Expected == *expected) {
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 func serializeParcelInput(in model.ParcelSerializeInput) (domain.SerializeParcelInput, error) {
@@ -121,14 +209,18 @@ func handOffInput(in model.AssetHandOffInput) (domain.HandOffInput, error) {
 		Location:       str(in.Location),
 		IdempotencyKey: str(in.IdempotencyKey),
 	}
-	if s := in.Signature; s != nil {
-		out.Signature = domain.SignatureInput{
-			TypedName: s.TypedName, ImageFormat: imageTypes[s.ImageFormat], ImageBase64: s.ImageBase64,
-			ConsentText: s.ConsentText, ConsentVersion: s.ConsentVersion, Method: s.Method,
-			DeviceID: str(s.DeviceID), DeviceTime: s.DeviceTime,
-		}
+	if in.Signature != nil {
+		out.Signature = signatureInput(in.Signature)
 	}
 	return out, d.errs.Err()
+}
+
+func signatureInput(s *model.SignatureInput) domain.SignatureInput {
+	return domain.SignatureInput{
+		TypedName: s.TypedName, ImageFormat: imageTypes[s.ImageFormat], ImageBase64: s.ImageBase64,
+		ConsentText: s.ConsentText, ConsentVersion: s.ConsentVersion, Method: s.Method,
+		DeviceID: str(s.DeviceID), DeviceTime: s.DeviceTime,
+	}
 }
 
 // The filters below report ok=false when an id in them names nothing of the

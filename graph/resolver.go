@@ -69,6 +69,10 @@ func (r *Resolver) node(ctx context.Context, gid string) (model.Node, error) {
 		return asNode(r.svc.Event(ctx, id))
 	case typeMember:
 		return asNode(loadMember(ctx, id))
+	case typeOffboardingCase:
+		return asNode(r.svc.Case(ctx, id))
+	case typeAssetReturn:
+		return asNode(r.svc.Return(ctx, id))
 	}
 	return nil, fmt.Errorf("node: type %s is authorized but not loadable", typeName)
 }

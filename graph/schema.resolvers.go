@@ -97,6 +97,51 @@ func (r *assetResolver) History(ctx context.Context, obj *domain.Asset, first *i
 	return eventConnection(page), nil
 }
 
+// ID is the resolver for the id field.
+func (r *assetReturnResolver) ID(ctx context.Context, obj *domain.Return) (string, error) {
+	return EncodeID(typeAssetReturn, obj.ID), nil
+}
+
+// Asset is the resolver for the asset field.
+func (r *assetReturnResolver) Asset(ctx context.Context, obj *domain.Return) (*domain.Asset, error) {
+	return loadAsset(ctx, obj.AssetID)
+}
+
+// Event is the resolver for the event field.
+func (r *assetReturnResolver) Event(ctx context.Context, obj *domain.Return) (*domain.CustodyEvent, error) {
+	return loadEvent(ctx, obj.EventID)
+}
+
+// From is the resolver for the from field.
+func (r *assetReturnResolver) From(ctx context.Context, obj *domain.Return) (*domain.Person, error) {
+	return loadPerson(ctx, obj.FromPersonID)
+}
+
+// ReceivedBy is the resolver for the receivedBy field.
+func (r *assetReturnResolver) ReceivedBy(ctx context.Context, obj *domain.Return) (*domain.Member, error) {
+	return loadMember(ctx, obj.ReceivedByID)
+}
+
+// Note is the resolver for the note field.
+func (r *assetReturnResolver) Note(ctx context.Context, obj *domain.Return) (*string, error) {
+	return optional(obj.Note), nil
+}
+
+// Signature is the resolver for the signature field.
+func (r *assetReturnResolver) Signature(ctx context.Context, obj *domain.Return) (*domain.Signature, error) {
+	return loadSignature(ctx, obj.SignatureID)
+}
+
+// Parcel is the resolver for the parcel field.
+func (r *assetReturnResolver) Parcel(ctx context.Context, obj *domain.Return) (*domain.Parcel, error) {
+	return loadParcel(ctx, obj.ParcelID)
+}
+
+// OffboardingCase is the resolver for the offboardingCase field.
+func (r *assetReturnResolver) OffboardingCase(ctx context.Context, obj *domain.Return) (*domain.OffboardingCase, error) {
+	return loadCase(ctx, obj.CaseID)
+}
+
 // RootHash is the resolver for the rootHash field.
 func (r *checkpointResolver) RootHash(ctx context.Context, obj *domain.Checkpoint) (string, error) {
 	return rootHash(obj), nil
@@ -166,6 +211,11 @@ func (r *custodyEventResolver) Asset(ctx context.Context, obj *domain.CustodyEve
 // Parcel is the resolver for the parcel field.
 func (r *custodyEventResolver) Parcel(ctx context.Context, obj *domain.CustodyEvent) (*domain.Parcel, error) {
 	return loadParcel(ctx, obj.ParcelID)
+}
+
+// OffboardingCase is the resolver for the offboardingCase field.
+func (r *custodyEventResolver) OffboardingCase(ctx context.Context, obj *domain.CustodyEvent) (*domain.OffboardingCase, error) {
+	return loadCase(ctx, obj.Details["case"])
 }
 
 // LatestCheckpoint is the resolver for the latestCheckpoint field.
@@ -319,6 +369,158 @@ func (r *mutationResolver) LedgerKeyRotate(ctx context.Context, input model.Ledg
 	return &model.LedgerKeyRotatePayload{Key: key, UserErrors: problems}, nil
 }
 
+// OffboardingCaseOpen is the resolver for the offboardingCaseOpen field.
+func (r *mutationResolver) OffboardingCaseOpen(ctx context.Context, input model.OffboardingCaseOpenInput) (*model.OffboardingCaseOpenPayload, error) {
+	in, err := openCaseInput(input)
+	var c *domain.OffboardingCase
+	if err == nil {
+		c, err = r.svc.OpenCase(ctx, in)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.OffboardingCaseOpenPayload{OffboardingCase: c, UserErrors: problems}, nil
+}
+
+// OffboardingItemWriteOff is the resolver for the offboardingItemWriteOff field.
+func (r *mutationResolver) OffboardingItemWriteOff(ctx context.Context, input model.OffboardingItemWriteOffInput) (*model.OffboardingItemWriteOffPayload, error) {
+	in, err := writeOffInput(input)
+	var c *domain.OffboardingCase
+	if err == nil {
+		c, err = r.svc.WriteOffItem(ctx, in)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.OffboardingItemWriteOffPayload{OffboardingCase: c, UserErrors: problems}, nil
+}
+
+// AssetReturnReceive is the resolver for the assetReturnReceive field.
+func (r *mutationResolver) AssetReturnReceive(ctx context.Context, input model.AssetReturnReceiveInput) (*model.AssetReturnReceivePayload, error) {
+	in, err := returnInput(input)
+	res := &domain.ReturnResult{}
+	if err == nil {
+		res, err = r.svc.ReturnAsset(ctx, in)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil || res == nil {
+		return &model.AssetReturnReceivePayload{UserErrors: problems}, err
+	}
+	return &model.AssetReturnReceivePayload{AssetReturn: res.Return, Asset: res.Asset, OffboardingCase: res.Case, UserErrors: problems}, nil
+}
+
+// AssetRestock is the resolver for the assetRestock field.
+func (r *mutationResolver) AssetRestock(ctx context.Context, input model.AssetRestockInput) (*model.AssetRestockPayload, error) {
+	var d ids
+	in := domain.DispositionInput{AssetID: d.one(typeAsset, input.AssetID, "asset", "input", "assetId"),
+		Location: str(input.Location), IdempotencyKey: str(input.IdempotencyKey)}
+	var a *domain.Asset
+	err := d.errs.Err()
+	if err == nil {
+		a, err = r.svc.Restock(ctx, in)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.AssetRestockPayload{Asset: a, UserErrors: problems}, nil
+}
+
+// AssetRetire is the resolver for the assetRetire field.
+func (r *mutationResolver) AssetRetire(ctx context.Context, input model.AssetRetireInput) (*model.AssetRetirePayload, error) {
+	var d ids
+	in := domain.DispositionInput{AssetID: d.one(typeAsset, input.AssetID, "asset", "input", "assetId"),
+		Reason: input.Reason, Location: str(input.Location), IdempotencyKey: str(input.IdempotencyKey)}
+	var a *domain.Asset
+	err := d.errs.Err()
+	if err == nil {
+		a, err = r.svc.Retire(ctx, in)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.AssetRetirePayload{Asset: a, UserErrors: problems}, nil
+}
+
+// ID is the resolver for the id field.
+func (r *offboardingCaseResolver) ID(ctx context.Context, obj *domain.OffboardingCase) (string, error) {
+	return EncodeID(typeOffboardingCase, obj.ID), nil
+}
+
+// Person is the resolver for the person field.
+func (r *offboardingCaseResolver) Person(ctx context.Context, obj *domain.OffboardingCase) (*domain.Person, error) {
+	return loadPerson(ctx, obj.PersonID)
+}
+
+// Note is the resolver for the note field.
+func (r *offboardingCaseResolver) Note(ctx context.Context, obj *domain.OffboardingCase) (*string, error) {
+	return optional(obj.Note), nil
+}
+
+// Status is the resolver for the status field.
+func (r *offboardingCaseResolver) Status(ctx context.Context, obj *domain.OffboardingCase) (domain.CaseStatus, error) {
+	return r.svc.CaseStatus(obj), nil
+}
+
+// OpenedBy is the resolver for the openedBy field.
+func (r *offboardingCaseResolver) OpenedBy(ctx context.Context, obj *domain.OffboardingCase) (*domain.Member, error) {
+	return loadMember(ctx, obj.OpenedByID)
+}
+
+// Items is the resolver for the items field.
+func (r *offboardingCaseResolver) Items(ctx context.Context, obj *domain.OffboardingCase, status *domain.CaseItemStatus, expected *bool) ([]*domain.CaseItem, error) {
+	items, err := loadCaseItems(ctx, obj.ID)
+	return filterItems(items, status, expected), err
+}
+
+// OutstandingCount is the resolver for the outstandingCount field.
+func (r *offboardingCaseResolver) OutstandingCount(ctx context.Context, obj *domain.OffboardingCase) (int, error) {
+	items, err := loadCaseItems(ctx, obj.ID)
+	status := domain.ItemOutstanding
+	return len(filterItems(items, &status, nil)), err
+}
+
+// Asset is the resolver for the asset field.
+func (r *offboardingCaseItemResolver) Asset(ctx context.Context, obj *domain.CaseItem) (*domain.Asset, error) {
+	return loadAsset(ctx, obj.AssetID)
+}
+
+// Return is the resolver for the return field.
+func (r *offboardingCaseItemResolver) Return(ctx context.Context, obj *domain.CaseItem) (*domain.Return, error) {
+	return loadReturn(ctx, obj.ReturnID)
+}
+
+// WriteOff is the resolver for the writeOff field.
+func (r *offboardingCaseItemResolver) WriteOff(ctx context.Context, obj *domain.CaseItem) (*domain.WriteOffKind, error) {
+	if obj.WriteOff == "" {
+		return nil, nil
+	}
+	return &obj.WriteOff, nil
+}
+
+// WriteOffReason is the resolver for the writeOffReason field.
+func (r *offboardingCaseItemResolver) WriteOffReason(ctx context.Context, obj *domain.CaseItem) (*string, error) {
+	return optional(obj.WriteOffReason), nil
+}
+
+// ApprovedBy is the resolver for the approvedBy field.
+func (r *offboardingCaseItemResolver) ApprovedBy(ctx context.Context, obj *domain.CaseItem) (*string, error) {
+	return optional(obj.ApprovedBy), nil
+}
+
+// Event is the resolver for the event field.
+func (r *offboardingCaseItemResolver) Event(ctx context.Context, obj *domain.CaseItem) (*domain.CustodyEvent, error) {
+	return loadEvent(ctx, obj.EventID)
+}
+
+// ResolvedBy is the resolver for the resolvedBy field.
+func (r *offboardingCaseItemResolver) ResolvedBy(ctx context.Context, obj *domain.CaseItem) (*domain.Member, error) {
+	return loadMember(ctx, obj.ResolvedByID)
+}
+
 // ID is the resolver for the id field.
 func (r *parcelResolver) ID(ctx context.Context, obj *domain.Parcel) (string, error) {
 	return EncodeID(typeParcel, obj.ID), nil
@@ -327,6 +529,11 @@ func (r *parcelResolver) ID(ctx context.Context, obj *domain.Parcel) (string, er
 // Recipient is the resolver for the recipient field.
 func (r *parcelResolver) Recipient(ctx context.Context, obj *domain.Parcel) (*domain.Person, error) {
 	return loadPerson(ctx, obj.RecipientID)
+}
+
+// ReturnCase is the resolver for the returnCase field.
+func (r *parcelResolver) ReturnCase(ctx context.Context, obj *domain.Parcel) (*domain.OffboardingCase, error) {
+	return loadCase(ctx, obj.ReturnCaseID)
 }
 
 // Note is the resolver for the note field.
@@ -479,6 +686,46 @@ func (r *queryResolver) LedgerConsistency(ctx context.Context, oldSize int, newS
 	return consistencyOf(proof, from, to), nil
 }
 
+// OffboardingCase is the resolver for the offboardingCase field.
+func (r *queryResolver) OffboardingCase(ctx context.Context, id string) (*domain.OffboardingCase, error) {
+	return byGlobalID(ctx, typeOffboardingCase, id, r.svc.Case)
+}
+
+// OffboardingCases is the resolver for the offboardingCases field.
+func (r *queryResolver) OffboardingCases(ctx context.Context, filter *model.OffboardingCaseFilter, first *int, after *string) (*model.OffboardingCaseConnection, error) {
+	status, personID, ok := caseFilter(filter)
+	from, err := decodeCursor(typeOffboardingCase, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := pageOrNothing(ok, first, func() (domain.Page[*domain.OffboardingCase], error) {
+		return r.svc.Cases(ctx, status, personID, first, from)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return caseConnection(page), nil
+}
+
+// AssetReturn is the resolver for the assetReturn field.
+func (r *queryResolver) AssetReturn(ctx context.Context, id string) (*domain.Return, error) {
+	return byGlobalID(ctx, typeAssetReturn, id, r.svc.Return)
+}
+
+// AssetReturns is the resolver for the assetReturns field.
+func (r *queryResolver) AssetReturns(ctx context.Context, filter *model.AssetReturnFilter, first *int, after *string) (*model.AssetReturnConnection, error) {
+	f, ok := returnFilter(filter)
+	from, err := decodeCursor(typeAssetReturn, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := pageOrNothing(ok, first, func() (domain.Page[*domain.Return], error) { return r.svc.Returns(ctx, f, first, from) })
+	if err != nil {
+		return nil, err
+	}
+	return returnConnection(page), nil
+}
+
 // ID is the resolver for the id field.
 func (r *signatureResolver) ID(ctx context.Context, obj *domain.Signature) (string, error) {
 	return EncodeID(typeSignature, obj.ID), nil
@@ -519,6 +766,15 @@ func (r *signingKeyResolver) Active(ctx context.Context, obj *domain.SigningKey)
 	return obj.RetiredAt == nil, nil
 }
 
+// CustodyEvents is the resolver for the custodyEvents field.
+func (r *subscriptionResolver) CustodyEvents(ctx context.Context, after *int, filter *model.CustodyEventStreamFilter) (<-chan *domain.CustodyEvent, error) {
+	f, err := r.followFilter(ctx, after, filter)
+	if err != nil {
+		return nil, err
+	}
+	return r.svc.Follow(ctx, f)
+}
+
 // ID is the resolver for the id field.
 func (r *tenantResolver) ID(ctx context.Context, obj *domain.Tenant) (string, error) {
 	return EncodeID(typeTenant, obj.ID), nil
@@ -536,6 +792,9 @@ func (r *viewerResolver) Member(ctx context.Context, obj *model.Viewer) (*domain
 
 // Asset returns generated.AssetResolver implementation.
 func (r *Resolver) Asset() generated.AssetResolver { return &assetResolver{r} }
+
+// AssetReturn returns generated.AssetReturnResolver implementation.
+func (r *Resolver) AssetReturn() generated.AssetReturnResolver { return &assetReturnResolver{r} }
 
 // Checkpoint returns generated.CheckpointResolver implementation.
 func (r *Resolver) Checkpoint() generated.CheckpointResolver { return &checkpointResolver{r} }
@@ -560,6 +819,16 @@ func (r *Resolver) Member() generated.MemberResolver { return &memberResolver{r}
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
+// OffboardingCase returns generated.OffboardingCaseResolver implementation.
+func (r *Resolver) OffboardingCase() generated.OffboardingCaseResolver {
+	return &offboardingCaseResolver{r}
+}
+
+// OffboardingCaseItem returns generated.OffboardingCaseItemResolver implementation.
+func (r *Resolver) OffboardingCaseItem() generated.OffboardingCaseItemResolver {
+	return &offboardingCaseItemResolver{r}
+}
+
 // Parcel returns generated.ParcelResolver implementation.
 func (r *Resolver) Parcel() generated.ParcelResolver { return &parcelResolver{r} }
 
@@ -575,6 +844,9 @@ func (r *Resolver) Signature() generated.SignatureResolver { return &signatureRe
 // SigningKey returns generated.SigningKeyResolver implementation.
 func (r *Resolver) SigningKey() generated.SigningKeyResolver { return &signingKeyResolver{r} }
 
+// Subscription returns generated.SubscriptionResolver implementation.
+func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
+
 // Tenant returns generated.TenantResolver implementation.
 func (r *Resolver) Tenant() generated.TenantResolver { return &tenantResolver{r} }
 
@@ -582,19 +854,23 @@ func (r *Resolver) Tenant() generated.TenantResolver { return &tenantResolver{r}
 func (r *Resolver) Viewer() generated.ViewerResolver { return &viewerResolver{r} }
 
 type (
-	assetResolver              struct{ *Resolver }
-	checkpointResolver         struct{ *Resolver }
-	custodianResolver          struct{ *Resolver }
-	custodyEventResolver       struct{ *Resolver }
-	ledgerResolver             struct{ *Resolver }
-	ledgerVerificationResolver struct{ *Resolver }
-	memberResolver             struct{ *Resolver }
-	mutationResolver           struct{ *Resolver }
-	parcelResolver             struct{ *Resolver }
-	personResolver             struct{ *Resolver }
-	queryResolver              struct{ *Resolver }
-	signatureResolver          struct{ *Resolver }
-	signingKeyResolver         struct{ *Resolver }
-	tenantResolver             struct{ *Resolver }
-	viewerResolver             struct{ *Resolver }
+	assetResolver               struct{ *Resolver }
+	assetReturnResolver         struct{ *Resolver }
+	checkpointResolver          struct{ *Resolver }
+	custodianResolver           struct{ *Resolver }
+	custodyEventResolver        struct{ *Resolver }
+	ledgerResolver              struct{ *Resolver }
+	ledgerVerificationResolver  struct{ *Resolver }
+	memberResolver              struct{ *Resolver }
+	mutationResolver            struct{ *Resolver }
+	offboardingCaseResolver     struct{ *Resolver }
+	offboardingCaseItemResolver struct{ *Resolver }
+	parcelResolver              struct{ *Resolver }
+	personResolver              struct{ *Resolver }
+	queryResolver               struct{ *Resolver }
+	signatureResolver           struct{ *Resolver }
+	signingKeyResolver          struct{ *Resolver }
+	subscriptionResolver        struct{ *Resolver }
+	tenantResolver              struct{ *Resolver }
+	viewerResolver              struct{ *Resolver }
 )

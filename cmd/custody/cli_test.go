@@ -164,13 +164,13 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 
 // TestReadmeRolesTableMatchesPolicy checks every cell of the README's role ×
 // operation table against the authorizer, and that the table covers every
-// query and mutation of the schema.
+// query, mutation and subscription of the schema.
 func TestReadmeRolesTableMatchesPolicy(t *testing.T) {
 	az, err := authz.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := regexp.MustCompile("(?m)^\\| `(Query|Mutation|Type)\\.(\\w+)` \\|(.*)\\|\\s*$").FindAllStringSubmatch(readme(t), -1)
+	rows := regexp.MustCompile("(?m)^\\| `(Query|Mutation|Subscription|Type|Topic)\\.(\\w+)` \\|(.*)\\|\\s*$").FindAllStringSubmatch(readme(t), -1)
 	if len(rows) == 0 {
 		t.Fatal("README has no roles table")
 	}
@@ -196,7 +196,7 @@ func TestReadmeRolesTableMatchesPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, root := range []string{"Query", "Mutation"} {
+	for _, root := range []string{"Query", "Mutation", "Subscription"} {
 		fields := rootFields(string(schema), root)
 		if len(fields) == 0 {
 			t.Fatalf("found no %s fields in schema.graphqls", root)

@@ -19,16 +19,19 @@ var duplicateKeys = map[string]string{
 	"assets_serial_key":      "serial",
 	"assets_asset_tag_key":   "assetTag",
 	"ledger_keys_active_key": "activeSigningKey",
+	// A partial unique index: one OPEN case per person.
+	"offboarding_cases_open_person_key": "person",
 }
 
 // sqliteColumnKeys maps the "table.column" SQLite names in a UNIQUE failure
 // (it reports columns, not constraint names) to the same logical keys.
 var sqliteColumnKeys = map[string]string{
-	"tenants.slug":          "slug",
-	"people.employee_id":    "employeeId",
-	"assets.serial":         "serial",
-	"assets.asset_tag":      "assetTag",
-	"ledger_keys.tenant_id": "activeSigningKey",
+	"tenants.slug":                "slug",
+	"people.employee_id":          "employeeId",
+	"assets.serial":               "serial",
+	"assets.asset_tag":            "assetTag",
+	"ledger_keys.tenant_id":       "activeSigningKey",
+	"offboarding_cases.person_id": "person",
 }
 
 // SQLite extended result codes (sqlite3.h).

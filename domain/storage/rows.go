@@ -212,36 +212,37 @@ func (r *personRow) updates() map[string]any {
 }
 
 type parcelRow struct {
-	TenantID       string `gorm:"column:tenant_id;primaryKey"`
-	ID             string `gorm:"column:id;primaryKey"`
-	Carrier        string `gorm:"column:carrier"`
-	TrackingNumber string `gorm:"column:tracking_number"`
-	Sender         string `gorm:"column:sender"`
-	RecipientID    string `gorm:"column:recipient_id"`
-	Location       string `gorm:"column:location"`
-	Note           string `gorm:"column:note"`
-	State          string `gorm:"column:state"`
-	ReceivedByID   string `gorm:"column:received_by_id"`
-	ReceivedAt     stamp  `gorm:"column:received_at"`
-	Version        int    `gorm:"column:version"`
+	TenantID       string  `gorm:"column:tenant_id;primaryKey"`
+	ID             string  `gorm:"column:id;primaryKey"`
+	Carrier        string  `gorm:"column:carrier"`
+	TrackingNumber string  `gorm:"column:tracking_number"`
+	Sender         string  `gorm:"column:sender"`
+	RecipientID    *string `gorm:"column:recipient_id"`
+	ReturnCaseID   *string `gorm:"column:return_case_id"`
+	Location       string  `gorm:"column:location"`
+	Note           string  `gorm:"column:note"`
+	State          string  `gorm:"column:state"`
+	ReceivedByID   string  `gorm:"column:received_by_id"`
+	ReceivedAt     stamp   `gorm:"column:received_at"`
+	Version        int     `gorm:"column:version"`
 }
 
 func parcelRowOf(p *domain.Parcel) *parcelRow {
 	return &parcelRow{ID: p.ID, Carrier: p.Carrier, TrackingNumber: p.TrackingNumber, Sender: p.Sender,
-		RecipientID: p.RecipientID, Location: p.Location, Note: p.Note, State: string(p.State),
-		ReceivedByID: p.ReceivedByID, ReceivedAt: newStamp(p.ReceivedAt), Version: p.Version}
+		RecipientID: null(p.RecipientID), ReturnCaseID: null(p.ReturnCaseID), Location: p.Location, Note: p.Note,
+		State: string(p.State), ReceivedByID: p.ReceivedByID, ReceivedAt: newStamp(p.ReceivedAt), Version: p.Version}
 }
 
 func (r *parcelRow) domain() *domain.Parcel {
 	return &domain.Parcel{ID: r.ID, TenantID: r.TenantID, Carrier: r.Carrier, TrackingNumber: r.TrackingNumber,
-		Sender: r.Sender, RecipientID: r.RecipientID, Location: r.Location, Note: r.Note,
+		Sender: r.Sender, RecipientID: str(r.RecipientID), ReturnCaseID: str(r.ReturnCaseID), Location: r.Location, Note: r.Note,
 		State: domain.ParcelState(r.State), ReceivedByID: r.ReceivedByID, ReceivedAt: r.ReceivedAt.Time,
 		Version: r.Version}
 }
 
 func (r *parcelRow) updates() map[string]any {
 	return map[string]any{"carrier": r.Carrier, "tracking_number": r.TrackingNumber, "sender": r.Sender,
-		"recipient_id": r.RecipientID, "location": r.Location, "note": r.Note, "state": r.State,
+		"recipient_id": r.RecipientID, "return_case_id": r.ReturnCaseID, "location": r.Location, "note": r.Note, "state": r.State,
 		"received_by_id": r.ReceivedByID, "received_at": r.ReceivedAt, "version": r.Version}
 }
 

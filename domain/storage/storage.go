@@ -235,11 +235,12 @@ func registerHook(g *gorm.DB, hook func(context.Context, string)) error {
 // tableNames are Custody's tables, for the role and schema checks.
 var tableNames = []string{"tenants", "ledger_heads", "members", "member_roles", "api_tokens",
 	"people", "parcels", "assets", "signatures", "custody_events", "idempotency_keys",
-	"ledger_hashes", "ledger_keys", "ledger_checkpoints"}
+	"ledger_hashes", "ledger_keys", "ledger_checkpoints",
+	"offboarding_cases", "offboarding_case_items", "asset_returns"}
 
 // newestTable is a table of the latest migration: Open refuses a schema
 // without it, so a server never runs on a half-migrated database.
-const newestTable = "ledger_hashes"
+const newestTable = "asset_returns"
 
 // check verifies, before any request is served, that the schema exists and
 // (Postgres) that the connected role is subject to row-level security.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -382,5 +383,54 @@ func TestUnprivilegedOwner(t *testing.T) {
 	// The slug lookup (SECURITY DEFINER, run as the owner under FORCE RLS) still finds it.
 	if got, err := db.GetTenant(ctx, "acme"); err != nil || got.ID != w.tenant.ID {
 		t.Fatalf("GetTenant(slug) = %+v, %v", got, err)
+	}
+}
+
+// TestRowLevelSecurityEveryTable: on Postgres every table of the schema
+// (those of later migrations too) has row-level security enabled and forced
+// under the one tenant_isolation policy, and the app role may delete from
+// none of them.
+func TestRowLevelSecurityEveryTable(t *testing.T) {
+	_, cfg := storagetest.Postgres(t)
+	rows, err := storagetest.OwnerConn(t, cfg).Query(`
+		SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+		       COALESCE(pg_get_expr(p.polqual, p.polrelid), ''), COALESCE(pg_get_expr(p.polwithcheck, p.polrelid), ''),
+		       has_table_privilege($1, c.oid, 'DELETE') OR has_table_privilege($1, c.oid, 'TRUNCATE')
+		FROM pg_catalog.pg_class c
+		LEFT JOIN pg_catalog.pg_policy p ON p.polrelid = c.oid AND p.polname = 'tenant_isolation'
+		WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace AND c.relname <> 'goose_db_version'
+		ORDER BY c.relname`, storage.AppRole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var (
+			name, using, check     string
+			enabled, forced, wipes bool
+		)
+		if err := rows.Scan(&name, &enabled, &forced, &using, &check, &wipes); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+		const setting = "current_setting('custody.tenant_id'"
+		if !enabled || !forced || !strings.Contains(using, setting) || !strings.Contains(check, setting) {
+			t.Errorf("table %s: RLS enabled=%v forced=%v, tenant_isolation USING %q WITH CHECK %q; want both on, "+
+				"comparing with custody.tenant_id", name, enabled, forced, using, check)
+		}
+		if wipes {
+			t.Errorf("table %s: %s may DELETE or TRUNCATE", name, storage.AppRole)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The query must have seen the tables, or the loop proves nothing.
+	for _, want := range []string{"tenants", "assets", "custody_events", "ledger_hashes",
+		"offboarding_cases", "offboarding_case_items", "asset_returns"} {
+		if !slices.Contains(tables, want) {
+			t.Errorf("table %s missing from the schema's tables %v", want, tables)
+		}
 	}
 }

@@ -522,6 +522,21 @@ func (t *txn) GetEvent(id string) (*domain.CustodyEvent, error) {
 	return r.domain()
 }
 
+// GetEvents implements domain.Tx.
+func (t *txn) GetEvents(ids []string) ([]*domain.CustodyEvent, error) {
+	rows, err := getByIDs[eventRow](t, "get events", "custody_events", ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*domain.CustodyEvent, len(rows))
+	for i := range rows {
+		if out[i], err = rows[i].domain(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // ListAssetEvents implements domain.Tx; page.After is a decimal Seq.
 func (t *txn) ListAssetEvents(assetID string, p domain.PageRequest) ([]*domain.CustodyEvent, error) {
 	q := t.scoped("custody_events")

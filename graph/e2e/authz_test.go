@@ -68,7 +68,36 @@ var operations = []operation{
 			return map[string]any{"in": map[string]any{"eventId": graph.EncodeID("CustodyEvent", mustUUID()), "reason": "typo"}}
 		}, []domain.Role{domain.RoleAdmin, domain.RoleIT}},
 	{"ledgerKeyRotate", `mutation { ledgerKeyRotate(input: {reason: "matrix"}) { key { id } } }`, nil, []domain.Role{domain.RoleAdmin}},
+	{"offboardingCase", `query($id: ID!) { offboardingCase(id: $id) { id } }`, func(d delivered) map[string]any {
+		return map[string]any{"id": graph.EncodeID("OffboardingCase", mustUUID())}
+	}, caseReaders},
+	{"offboardingCases", `{ offboardingCases(first: 5) { edges { node { id status } } } }`, nil, caseReaders},
+	{"assetReturn", `query($id: ID!) { assetReturn(id: $id) { id } }`, func(d delivered) map[string]any {
+		return map[string]any{"id": graph.EncodeID("AssetReturn", mustUUID())}
+	}, readers},
+	{"assetReturns", `{ assetReturns(first: 5) { edges { node { id unmatched } } } }`, nil, readers},
+	{"offboardingCaseOpen", caseOpenDoc, func(d delivered) map[string]any {
+		return map[string]any{"in": map[string]any{"personId": d.person, "lastDay": "2026-12-01", "dueDate": "2026-12-15"}}
+	}, hrWriters},
+	{"offboardingItemWriteOff", `mutation($in: OffboardingItemWriteOffInput!) { offboardingItemWriteOff(input: $in) { offboardingCase { id } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"caseId": graph.EncodeID("OffboardingCase", mustUUID()),
+				"assetId": d.assets[0], "kind": "LOST", "reason": "matrix"}}
+		}, hrWriters},
+	{"assetReturnReceive", returnDoc, func(d delivered) map[string]any {
+		return map[string]any{"in": map[string]any{"serial": "NO-SUCH-" + mustUUID(), "location": "Dock", "condition": "GOOD"}}
+	}, []domain.Role{domain.RoleAdmin, domain.RoleMailroom, domain.RoleIT}},
+	{"assetRestock", `mutation($in: AssetRestockInput!) { assetRestock(input: $in) { asset { id } userErrors { code } } }`,
+		func(d delivered) map[string]any { return map[string]any{"in": map[string]any{"assetId": d.assets[0]}} }, itWriters},
+	{"assetRetire", `mutation($in: AssetRetireInput!) { assetRetire(input: $in) { asset { id } userErrors { code } } }`,
+		func(d delivered) map[string]any { return map[string]any{"in": map[string]any{"assetId": d.assets[0], "reason": "matrix"}} }, itWriters},
 }
+
+// caseReaders may read off-boarding cases; itWriters restock and retire.
+var (
+	caseReaders = []domain.Role{domain.RoleAdmin, domain.RoleIT, domain.RoleHR, domain.RoleAuditor}
+	itWriters   = []domain.Role{domain.RoleAdmin, domain.RoleIT}
+)
 
 // ledgerReaders may inspect and verify the tenant's log.
 var ledgerReaders = []domain.Role{domain.RoleAdmin, domain.RoleIT, domain.RoleAuditor}

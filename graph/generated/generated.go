@@ -31,6 +31,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Asset() AssetResolver
+	AssetReturn() AssetReturnResolver
 	Checkpoint() CheckpointResolver
 	Custodian() CustodianResolver
 	CustodyEvent() CustodyEventResolver
@@ -38,11 +39,14 @@ type ResolverRoot interface {
 	LedgerVerification() LedgerVerificationResolver
 	Member() MemberResolver
 	Mutation() MutationResolver
+	OffboardingCase() OffboardingCaseResolver
+	OffboardingCaseItem() OffboardingCaseItemResolver
 	Parcel() ParcelResolver
 	Person() PersonResolver
 	Query() QueryResolver
 	Signature() SignatureResolver
 	SigningKey() SigningKeyResolver
+	Subscription() SubscriptionResolver
 	Tenant() TenantResolver
 	Viewer() ViewerResolver
 }
@@ -90,6 +94,50 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	AssetRestockPayload struct {
+		Asset      func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	AssetRetirePayload struct {
+		Asset      func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	AssetReturn struct {
+		Asset           func(childComplexity int) int
+		Condition       func(childComplexity int) int
+		DeviceTime      func(childComplexity int) int
+		Event           func(childComplexity int) int
+		From            func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Location        func(childComplexity int) int
+		Note            func(childComplexity int) int
+		OffboardingCase func(childComplexity int) int
+		Parcel          func(childComplexity int) int
+		ReceivedBy      func(childComplexity int) int
+		RecordedAt      func(childComplexity int) int
+		Signature       func(childComplexity int) int
+		Unmatched       func(childComplexity int) int
+	}
+
+	AssetReturnConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	AssetReturnEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	AssetReturnReceivePayload struct {
+		Asset           func(childComplexity int) int
+		AssetReturn     func(childComplexity int) int
+		OffboardingCase func(childComplexity int) int
+		UserErrors      func(childComplexity int) int
+	}
+
 	Checkpoint struct {
 		CreatedAt func(childComplexity int) int
 		KeyID     func(childComplexity int) int
@@ -115,21 +163,22 @@ type ComplexityRoot struct {
 	}
 
 	CustodyEvent struct {
-		Actor         func(childComplexity int) int
-		Asset         func(childComplexity int) int
-		Details       func(childComplexity int) int
-		DeviceTime    func(childComplexity int) int
-		FromCustodian func(childComplexity int) int
-		FromState     func(childComplexity int) int
-		ID            func(childComplexity int) int
-		Location      func(childComplexity int) int
-		Parcel        func(childComplexity int) int
-		RecordedAt    func(childComplexity int) int
-		Seq           func(childComplexity int) int
-		Signature     func(childComplexity int) int
-		ToCustodian   func(childComplexity int) int
-		ToState       func(childComplexity int) int
-		Type          func(childComplexity int) int
+		Actor           func(childComplexity int) int
+		Asset           func(childComplexity int) int
+		Details         func(childComplexity int) int
+		DeviceTime      func(childComplexity int) int
+		FromCustodian   func(childComplexity int) int
+		FromState       func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Location        func(childComplexity int) int
+		OffboardingCase func(childComplexity int) int
+		Parcel          func(childComplexity int) int
+		RecordedAt      func(childComplexity int) int
+		Seq             func(childComplexity int) int
+		Signature       func(childComplexity int) int
+		ToCustodian     func(childComplexity int) int
+		ToState         func(childComplexity int) int
+		Type            func(childComplexity int) int
 	}
 
 	CustodyEventConnection struct {
@@ -191,14 +240,67 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AssetHandOff        func(childComplexity int, input model.AssetHandOffInput) int
-		CustodyEventCorrect func(childComplexity int, input model.CustodyEventCorrectInput) int
-		LedgerKeyRotate     func(childComplexity int, input model.LedgerKeyRotateInput) int
-		ParcelReceive       func(childComplexity int, input model.ParcelReceiveInput) int
-		ParcelSerialize     func(childComplexity int, input model.ParcelSerializeInput) int
-		PersonCreate        func(childComplexity int, input model.PersonCreateInput) int
-		PersonUpdate        func(childComplexity int, input model.PersonUpdateInput) int
-		RecipientNotify     func(childComplexity int, input model.RecipientNotifyInput) int
+		AssetHandOff            func(childComplexity int, input model.AssetHandOffInput) int
+		AssetRestock            func(childComplexity int, input model.AssetRestockInput) int
+		AssetRetire             func(childComplexity int, input model.AssetRetireInput) int
+		AssetReturnReceive      func(childComplexity int, input model.AssetReturnReceiveInput) int
+		CustodyEventCorrect     func(childComplexity int, input model.CustodyEventCorrectInput) int
+		LedgerKeyRotate         func(childComplexity int, input model.LedgerKeyRotateInput) int
+		OffboardingCaseOpen     func(childComplexity int, input model.OffboardingCaseOpenInput) int
+		OffboardingItemWriteOff func(childComplexity int, input model.OffboardingItemWriteOffInput) int
+		ParcelReceive           func(childComplexity int, input model.ParcelReceiveInput) int
+		ParcelSerialize         func(childComplexity int, input model.ParcelSerializeInput) int
+		PersonCreate            func(childComplexity int, input model.PersonCreateInput) int
+		PersonUpdate            func(childComplexity int, input model.PersonUpdateInput) int
+		RecipientNotify         func(childComplexity int, input model.RecipientNotifyInput) int
+	}
+
+	OffboardingCase struct {
+		CompletedAt      func(childComplexity int) int
+		DueDate          func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Items            func(childComplexity int, status *domain.CaseItemStatus, expected *bool) int
+		LastDay          func(childComplexity int) int
+		Note             func(childComplexity int) int
+		OpenedAt         func(childComplexity int) int
+		OpenedBy         func(childComplexity int) int
+		OutstandingCount func(childComplexity int) int
+		Person           func(childComplexity int) int
+		Status           func(childComplexity int) int
+	}
+
+	OffboardingCaseConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	OffboardingCaseEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	OffboardingCaseItem struct {
+		AddedAt        func(childComplexity int) int
+		ApprovedBy     func(childComplexity int) int
+		Asset          func(childComplexity int) int
+		Event          func(childComplexity int) int
+		Expected       func(childComplexity int) int
+		ResolvedAt     func(childComplexity int) int
+		ResolvedBy     func(childComplexity int) int
+		Return         func(childComplexity int) int
+		Status         func(childComplexity int) int
+		WriteOff       func(childComplexity int) int
+		WriteOffReason func(childComplexity int) int
+	}
+
+	OffboardingCaseOpenPayload struct {
+		OffboardingCase func(childComplexity int) int
+		UserErrors      func(childComplexity int) int
+	}
+
+	OffboardingItemWriteOffPayload struct {
+		OffboardingCase func(childComplexity int) int
+		UserErrors      func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -215,6 +317,7 @@ type ComplexityRoot struct {
 		ReceivedAt     func(childComplexity int) int
 		ReceivedBy     func(childComplexity int) int
 		Recipient      func(childComplexity int) int
+		ReturnCase     func(childComplexity int) int
 		Sender         func(childComplexity int) int
 		State          func(childComplexity int) int
 		TrackingNumber func(childComplexity int) int
@@ -276,11 +379,15 @@ type ComplexityRoot struct {
 		Asset              func(childComplexity int, id string) int
 		AssetBySerial      func(childComplexity int, serial string) int
 		AssetByTag         func(childComplexity int, tag string) int
+		AssetReturn        func(childComplexity int, id string) int
+		AssetReturns       func(childComplexity int, filter *model.AssetReturnFilter, first *int, after *string) int
 		Assets             func(childComplexity int, filter *model.AssetFilter, first *int, after *string) int
 		Ledger             func(childComplexity int) int
 		LedgerConsistency  func(childComplexity int, oldSize int, newSize *int) int
 		LedgerVerification func(childComplexity int) int
 		Node               func(childComplexity int, id string) int
+		OffboardingCase    func(childComplexity int, id string) int
+		OffboardingCases   func(childComplexity int, filter *model.OffboardingCaseFilter, first *int, after *string) int
 		Parcel             func(childComplexity int, id string) int
 		Parcels            func(childComplexity int, filter *model.ParcelFilter, first *int, after *string) int
 		People             func(childComplexity int, filter *model.PersonFilter, first *int, after *string) int
@@ -334,6 +441,10 @@ type ComplexityRoot struct {
 		VerifierKey func(childComplexity int) int
 	}
 
+	Subscription struct {
+		CustodyEvents func(childComplexity int, after *int, filter *model.CustodyEventStreamFilter) int
+	}
+
 	Tenant struct {
 		ID   func(childComplexity int) int
 		Name func(childComplexity int) int
@@ -374,6 +485,18 @@ type AssetResolver interface {
 	RecentEvents(ctx context.Context, obj *domain.Asset, last *int) ([]*domain.CustodyEvent, error)
 	History(ctx context.Context, obj *domain.Asset, first *int, after *string) (*model.CustodyEventConnection, error)
 }
+type AssetReturnResolver interface {
+	ID(ctx context.Context, obj *domain.Return) (string, error)
+	Asset(ctx context.Context, obj *domain.Return) (*domain.Asset, error)
+	Event(ctx context.Context, obj *domain.Return) (*domain.CustodyEvent, error)
+	From(ctx context.Context, obj *domain.Return) (*domain.Person, error)
+	ReceivedBy(ctx context.Context, obj *domain.Return) (*domain.Member, error)
+
+	Note(ctx context.Context, obj *domain.Return) (*string, error)
+	Signature(ctx context.Context, obj *domain.Return) (*domain.Signature, error)
+	Parcel(ctx context.Context, obj *domain.Return) (*domain.Parcel, error)
+	OffboardingCase(ctx context.Context, obj *domain.Return) (*domain.OffboardingCase, error)
+}
 type CheckpointResolver interface {
 	RootHash(ctx context.Context, obj *domain.Checkpoint) (string, error)
 	Note(ctx context.Context, obj *domain.Checkpoint) (string, error)
@@ -395,6 +518,7 @@ type CustodyEventResolver interface {
 	Details(ctx context.Context, obj *domain.CustodyEvent) ([]*model.KeyValue, error)
 	Asset(ctx context.Context, obj *domain.CustodyEvent) (*domain.Asset, error)
 	Parcel(ctx context.Context, obj *domain.CustodyEvent) (*domain.Parcel, error)
+	OffboardingCase(ctx context.Context, obj *domain.CustodyEvent) (*domain.OffboardingCase, error)
 }
 type LedgerResolver interface {
 	LatestCheckpoint(ctx context.Context, obj *domain.LedgerHead) (*domain.Checkpoint, error)
@@ -417,11 +541,39 @@ type MutationResolver interface {
 	AssetHandOff(ctx context.Context, input model.AssetHandOffInput) (*model.AssetHandOffPayload, error)
 	CustodyEventCorrect(ctx context.Context, input model.CustodyEventCorrectInput) (*model.CustodyEventCorrectPayload, error)
 	LedgerKeyRotate(ctx context.Context, input model.LedgerKeyRotateInput) (*model.LedgerKeyRotatePayload, error)
+	OffboardingCaseOpen(ctx context.Context, input model.OffboardingCaseOpenInput) (*model.OffboardingCaseOpenPayload, error)
+	OffboardingItemWriteOff(ctx context.Context, input model.OffboardingItemWriteOffInput) (*model.OffboardingItemWriteOffPayload, error)
+	AssetReturnReceive(ctx context.Context, input model.AssetReturnReceiveInput) (*model.AssetReturnReceivePayload, error)
+	AssetRestock(ctx context.Context, input model.AssetRestockInput) (*model.AssetRestockPayload, error)
+	AssetRetire(ctx context.Context, input model.AssetRetireInput) (*model.AssetRetirePayload, error)
+}
+type OffboardingCaseResolver interface {
+	ID(ctx context.Context, obj *domain.OffboardingCase) (string, error)
+	Person(ctx context.Context, obj *domain.OffboardingCase) (*domain.Person, error)
+
+	Note(ctx context.Context, obj *domain.OffboardingCase) (*string, error)
+	Status(ctx context.Context, obj *domain.OffboardingCase) (domain.CaseStatus, error)
+	OpenedBy(ctx context.Context, obj *domain.OffboardingCase) (*domain.Member, error)
+
+	Items(ctx context.Context, obj *domain.OffboardingCase, status *domain.CaseItemStatus, expected *bool) ([]*domain.CaseItem, error)
+	OutstandingCount(ctx context.Context, obj *domain.OffboardingCase) (int, error)
+}
+type OffboardingCaseItemResolver interface {
+	Asset(ctx context.Context, obj *domain.CaseItem) (*domain.Asset, error)
+
+	Return(ctx context.Context, obj *domain.CaseItem) (*domain.Return, error)
+	WriteOff(ctx context.Context, obj *domain.CaseItem) (*domain.WriteOffKind, error)
+	WriteOffReason(ctx context.Context, obj *domain.CaseItem) (*string, error)
+	ApprovedBy(ctx context.Context, obj *domain.CaseItem) (*string, error)
+	Event(ctx context.Context, obj *domain.CaseItem) (*domain.CustodyEvent, error)
+
+	ResolvedBy(ctx context.Context, obj *domain.CaseItem) (*domain.Member, error)
 }
 type ParcelResolver interface {
 	ID(ctx context.Context, obj *domain.Parcel) (string, error)
 
 	Recipient(ctx context.Context, obj *domain.Parcel) (*domain.Person, error)
+	ReturnCase(ctx context.Context, obj *domain.Parcel) (*domain.OffboardingCase, error)
 
 	Note(ctx context.Context, obj *domain.Parcel) (*string, error)
 
@@ -450,6 +602,10 @@ type QueryResolver interface {
 	Receipt(ctx context.Context, eventID string) (*model.Receipt, error)
 	LedgerVerification(ctx context.Context) (*domain.LedgerVerification, error)
 	LedgerConsistency(ctx context.Context, oldSize int, newSize *int) (*model.LedgerConsistency, error)
+	OffboardingCase(ctx context.Context, id string) (*domain.OffboardingCase, error)
+	OffboardingCases(ctx context.Context, filter *model.OffboardingCaseFilter, first *int, after *string) (*model.OffboardingCaseConnection, error)
+	AssetReturn(ctx context.Context, id string) (*domain.Return, error)
+	AssetReturns(ctx context.Context, filter *model.AssetReturnFilter, first *int, after *string) (*model.AssetReturnConnection, error)
 }
 type SignatureResolver interface {
 	ID(ctx context.Context, obj *domain.Signature) (string, error)
@@ -465,6 +621,9 @@ type SignatureResolver interface {
 }
 type SigningKeyResolver interface {
 	Active(ctx context.Context, obj *domain.SigningKey) (bool, error)
+}
+type SubscriptionResolver interface {
+	CustodyEvents(ctx context.Context, after *int, filter *model.CustodyEventStreamFilter) (<-chan *domain.CustodyEvent, error)
 }
 type TenantResolver interface {
 	ID(ctx context.Context, obj *domain.Tenant) (string, error)
@@ -668,6 +827,168 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AssetHandOffPayload.UserErrors(childComplexity), true
 
+	case "AssetRestockPayload.asset":
+		if e.ComplexityRoot.AssetRestockPayload.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetRestockPayload.Asset(childComplexity), true
+	case "AssetRestockPayload.userErrors":
+		if e.ComplexityRoot.AssetRestockPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetRestockPayload.UserErrors(childComplexity), true
+
+	case "AssetRetirePayload.asset":
+		if e.ComplexityRoot.AssetRetirePayload.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetRetirePayload.Asset(childComplexity), true
+	case "AssetRetirePayload.userErrors":
+		if e.ComplexityRoot.AssetRetirePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetRetirePayload.UserErrors(childComplexity), true
+
+	case "AssetReturn.asset":
+		if e.ComplexityRoot.AssetReturn.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturn.Asset(childComplexity), true
+	case "AssetReturn.condition":
+		if e.ComplexityRoot.AssetReturn.Condition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturn.Condition(childComplexity), true
+	case "AssetReturn.deviceTime":
+		if e.ComplexityRoot.AssetReturn.DeviceTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturn.DeviceTime(childComplexity), true
+	case "AssetReturn.event":
+		if e.ComplexityRoot.AssetReturn.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturn.Event(childComplexity), true
+	case "AssetReturn.from":
+		if e.ComplexityRoot.AssetReturn.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturn.From(childComplexity), true
+	case "AssetReturn.id":
+		if e.ComplexityRoot.AssetReturn.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturn.ID(childComplexity), true
+	case "AssetReturn.location":
+		if e.ComplexityRoot.AssetReturn.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturn.Location(childComplexity), true
+	case "AssetReturn.note":
+		if e.ComplexityRoot.AssetReturn.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturn.Note(childComplexity), true
+	case "AssetReturn.offboardingCase":
+		if e.ComplexityRoot.AssetReturn.OffboardingCase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturn.OffboardingCase(childComplexity), true
+	case "AssetReturn.parcel":
+		if e.ComplexityRoot.AssetReturn.Parcel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturn.Parcel(childComplexity), true
+	case "AssetReturn.receivedBy":
+		if e.ComplexityRoot.AssetReturn.ReceivedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturn.ReceivedBy(childComplexity), true
+	case "AssetReturn.recordedAt":
+		if e.ComplexityRoot.AssetReturn.RecordedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturn.RecordedAt(childComplexity), true
+	case "AssetReturn.signature":
+		if e.ComplexityRoot.AssetReturn.Signature == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturn.Signature(childComplexity), true
+	case "AssetReturn.unmatched":
+		if e.ComplexityRoot.AssetReturn.Unmatched == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturn.Unmatched(childComplexity), true
+
+	case "AssetReturnConnection.edges":
+		if e.ComplexityRoot.AssetReturnConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturnConnection.Edges(childComplexity), true
+	case "AssetReturnConnection.pageInfo":
+		if e.ComplexityRoot.AssetReturnConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturnConnection.PageInfo(childComplexity), true
+
+	case "AssetReturnEdge.cursor":
+		if e.ComplexityRoot.AssetReturnEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturnEdge.Cursor(childComplexity), true
+	case "AssetReturnEdge.node":
+		if e.ComplexityRoot.AssetReturnEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturnEdge.Node(childComplexity), true
+
+	case "AssetReturnReceivePayload.asset":
+		if e.ComplexityRoot.AssetReturnReceivePayload.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturnReceivePayload.Asset(childComplexity), true
+	case "AssetReturnReceivePayload.assetReturn":
+		if e.ComplexityRoot.AssetReturnReceivePayload.AssetReturn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturnReceivePayload.AssetReturn(childComplexity), true
+	case "AssetReturnReceivePayload.offboardingCase":
+		if e.ComplexityRoot.AssetReturnReceivePayload.OffboardingCase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturnReceivePayload.OffboardingCase(childComplexity), true
+	case "AssetReturnReceivePayload.userErrors":
+		if e.ComplexityRoot.AssetReturnReceivePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetReturnReceivePayload.UserErrors(childComplexity), true
+
 	case "Checkpoint.createdAt":
 		if e.ComplexityRoot.Checkpoint.CreatedAt == nil {
 			break
@@ -792,6 +1113,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CustodyEvent.Location(childComplexity), true
+	case "CustodyEvent.offboardingCase":
+		if e.ComplexityRoot.CustodyEvent.OffboardingCase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustodyEvent.OffboardingCase(childComplexity), true
 	case "CustodyEvent.parcel":
 		if e.ComplexityRoot.CustodyEvent.Parcel == nil {
 			break
@@ -1046,6 +1373,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AssetHandOff(childComplexity, args["input"].(model.AssetHandOffInput)), true
+	case "Mutation.assetRestock":
+		if e.ComplexityRoot.Mutation.AssetRestock == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assetRestock_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssetRestock(childComplexity, args["input"].(model.AssetRestockInput)), true
+	case "Mutation.assetRetire":
+		if e.ComplexityRoot.Mutation.AssetRetire == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assetRetire_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssetRetire(childComplexity, args["input"].(model.AssetRetireInput)), true
+	case "Mutation.assetReturnReceive":
+		if e.ComplexityRoot.Mutation.AssetReturnReceive == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assetReturnReceive_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssetReturnReceive(childComplexity, args["input"].(model.AssetReturnReceiveInput)), true
 	case "Mutation.custodyEventCorrect":
 		if e.ComplexityRoot.Mutation.CustodyEventCorrect == nil {
 			break
@@ -1068,6 +1428,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.LedgerKeyRotate(childComplexity, args["input"].(model.LedgerKeyRotateInput)), true
+	case "Mutation.offboardingCaseOpen":
+		if e.ComplexityRoot.Mutation.OffboardingCaseOpen == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_offboardingCaseOpen_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OffboardingCaseOpen(childComplexity, args["input"].(model.OffboardingCaseOpenInput)), true
+	case "Mutation.offboardingItemWriteOff":
+		if e.ComplexityRoot.Mutation.OffboardingItemWriteOff == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_offboardingItemWriteOff_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OffboardingItemWriteOff(childComplexity, args["input"].(model.OffboardingItemWriteOffInput)), true
 	case "Mutation.parcelReceive":
 		if e.ComplexityRoot.Mutation.ParcelReceive == nil {
 			break
@@ -1123,6 +1505,197 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecipientNotify(childComplexity, args["input"].(model.RecipientNotifyInput)), true
+
+	case "OffboardingCase.completedAt":
+		if e.ComplexityRoot.OffboardingCase.CompletedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCase.CompletedAt(childComplexity), true
+	case "OffboardingCase.dueDate":
+		if e.ComplexityRoot.OffboardingCase.DueDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCase.DueDate(childComplexity), true
+	case "OffboardingCase.id":
+		if e.ComplexityRoot.OffboardingCase.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCase.ID(childComplexity), true
+	case "OffboardingCase.items":
+		if e.ComplexityRoot.OffboardingCase.Items == nil {
+			break
+		}
+
+		args, err := ec.field_OffboardingCase_items_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.OffboardingCase.Items(childComplexity, args["status"].(*domain.CaseItemStatus), args["expected"].(*bool)), true
+	case "OffboardingCase.lastDay":
+		if e.ComplexityRoot.OffboardingCase.LastDay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCase.LastDay(childComplexity), true
+	case "OffboardingCase.note":
+		if e.ComplexityRoot.OffboardingCase.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCase.Note(childComplexity), true
+	case "OffboardingCase.openedAt":
+		if e.ComplexityRoot.OffboardingCase.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCase.OpenedAt(childComplexity), true
+	case "OffboardingCase.openedBy":
+		if e.ComplexityRoot.OffboardingCase.OpenedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCase.OpenedBy(childComplexity), true
+	case "OffboardingCase.outstandingCount":
+		if e.ComplexityRoot.OffboardingCase.OutstandingCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCase.OutstandingCount(childComplexity), true
+	case "OffboardingCase.person":
+		if e.ComplexityRoot.OffboardingCase.Person == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCase.Person(childComplexity), true
+	case "OffboardingCase.status":
+		if e.ComplexityRoot.OffboardingCase.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCase.Status(childComplexity), true
+
+	case "OffboardingCaseConnection.edges":
+		if e.ComplexityRoot.OffboardingCaseConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseConnection.Edges(childComplexity), true
+	case "OffboardingCaseConnection.pageInfo":
+		if e.ComplexityRoot.OffboardingCaseConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseConnection.PageInfo(childComplexity), true
+
+	case "OffboardingCaseEdge.cursor":
+		if e.ComplexityRoot.OffboardingCaseEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseEdge.Cursor(childComplexity), true
+	case "OffboardingCaseEdge.node":
+		if e.ComplexityRoot.OffboardingCaseEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseEdge.Node(childComplexity), true
+
+	case "OffboardingCaseItem.addedAt":
+		if e.ComplexityRoot.OffboardingCaseItem.AddedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseItem.AddedAt(childComplexity), true
+	case "OffboardingCaseItem.approvedBy":
+		if e.ComplexityRoot.OffboardingCaseItem.ApprovedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseItem.ApprovedBy(childComplexity), true
+	case "OffboardingCaseItem.asset":
+		if e.ComplexityRoot.OffboardingCaseItem.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseItem.Asset(childComplexity), true
+	case "OffboardingCaseItem.event":
+		if e.ComplexityRoot.OffboardingCaseItem.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseItem.Event(childComplexity), true
+	case "OffboardingCaseItem.expected":
+		if e.ComplexityRoot.OffboardingCaseItem.Expected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseItem.Expected(childComplexity), true
+	case "OffboardingCaseItem.resolvedAt":
+		if e.ComplexityRoot.OffboardingCaseItem.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseItem.ResolvedAt(childComplexity), true
+	case "OffboardingCaseItem.resolvedBy":
+		if e.ComplexityRoot.OffboardingCaseItem.ResolvedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseItem.ResolvedBy(childComplexity), true
+	case "OffboardingCaseItem.return":
+		if e.ComplexityRoot.OffboardingCaseItem.Return == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseItem.Return(childComplexity), true
+	case "OffboardingCaseItem.status":
+		if e.ComplexityRoot.OffboardingCaseItem.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseItem.Status(childComplexity), true
+	case "OffboardingCaseItem.writeOff":
+		if e.ComplexityRoot.OffboardingCaseItem.WriteOff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseItem.WriteOff(childComplexity), true
+	case "OffboardingCaseItem.writeOffReason":
+		if e.ComplexityRoot.OffboardingCaseItem.WriteOffReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseItem.WriteOffReason(childComplexity), true
+
+	case "OffboardingCaseOpenPayload.offboardingCase":
+		if e.ComplexityRoot.OffboardingCaseOpenPayload.OffboardingCase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseOpenPayload.OffboardingCase(childComplexity), true
+	case "OffboardingCaseOpenPayload.userErrors":
+		if e.ComplexityRoot.OffboardingCaseOpenPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingCaseOpenPayload.UserErrors(childComplexity), true
+
+	case "OffboardingItemWriteOffPayload.offboardingCase":
+		if e.ComplexityRoot.OffboardingItemWriteOffPayload.OffboardingCase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingItemWriteOffPayload.OffboardingCase(childComplexity), true
+	case "OffboardingItemWriteOffPayload.userErrors":
+		if e.ComplexityRoot.OffboardingItemWriteOffPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OffboardingItemWriteOffPayload.UserErrors(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1190,6 +1763,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Parcel.Recipient(childComplexity), true
+	case "Parcel.returnCase":
+		if e.ComplexityRoot.Parcel.ReturnCase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Parcel.ReturnCase(childComplexity), true
 	case "Parcel.sender":
 		if e.ComplexityRoot.Parcel.Sender == nil {
 			break
@@ -1401,6 +1980,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AssetByTag(childComplexity, args["tag"].(string)), true
+	case "Query.assetReturn":
+		if e.ComplexityRoot.Query.AssetReturn == nil {
+			break
+		}
+
+		args, err := ec.field_Query_assetReturn_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AssetReturn(childComplexity, args["id"].(string)), true
+	case "Query.assetReturns":
+		if e.ComplexityRoot.Query.AssetReturns == nil {
+			break
+		}
+
+		args, err := ec.field_Query_assetReturns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AssetReturns(childComplexity, args["filter"].(*model.AssetReturnFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.assets":
 		if e.ComplexityRoot.Query.Assets == nil {
 			break
@@ -1447,6 +2048,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.offboardingCase":
+		if e.ComplexityRoot.Query.OffboardingCase == nil {
+			break
+		}
+
+		args, err := ec.field_Query_offboardingCase_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OffboardingCase(childComplexity, args["id"].(string)), true
+	case "Query.offboardingCases":
+		if e.ComplexityRoot.Query.OffboardingCases == nil {
+			break
+		}
+
+		args, err := ec.field_Query_offboardingCases_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OffboardingCases(childComplexity, args["filter"].(*model.OffboardingCaseFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.parcel":
 		if e.ComplexityRoot.Query.Parcel == nil {
 			break
@@ -1699,6 +2322,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SigningKey.VerifierKey(childComplexity), true
 
+	case "Subscription.custodyEvents":
+		if e.ComplexityRoot.Subscription.CustodyEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_custodyEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.CustodyEvents(childComplexity, args["after"].(*int), args["filter"].(*model.CustodyEventStreamFilter)), true
+
 	case "Tenant.id":
 		if e.ComplexityRoot.Tenant.ID == nil {
 			break
@@ -1761,9 +2396,17 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputAssetFilter,
 		ec.unmarshalInputAssetHandOffInput,
 		ec.unmarshalInputAssetInput,
+		ec.unmarshalInputAssetRestockInput,
+		ec.unmarshalInputAssetRetireInput,
+		ec.unmarshalInputAssetReturnFilter,
+		ec.unmarshalInputAssetReturnReceiveInput,
 		ec.unmarshalInputCustodyEventCorrectInput,
+		ec.unmarshalInputCustodyEventStreamFilter,
 		ec.unmarshalInputKeyValueInput,
 		ec.unmarshalInputLedgerKeyRotateInput,
+		ec.unmarshalInputOffboardingCaseFilter,
+		ec.unmarshalInputOffboardingCaseOpenInput,
+		ec.unmarshalInputOffboardingItemWriteOffInput,
 		ec.unmarshalInputParcelFilter,
 		ec.unmarshalInputParcelReceiveInput,
 		ec.unmarshalInputParcelSerializeInput,
@@ -1821,6 +2464,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -1865,6 +2525,7 @@ Conventions:
 schema {
   query: Query
   mutation: Mutation
+  subscription: Subscription
 }
 
 """
@@ -2197,8 +2858,10 @@ type Parcel implements Node {
   trackingNumber: String!
   "The sender or vendor."
   sender: String!
-  "The person the parcel is addressed to. Requires the right to see people."
+  "The person the parcel is addressed to (null for a return parcel). Requires the right to see people."
   recipient: Person
+  "For a return parcel, the off-boarding case it was shipped back for. Requires the right to see off-boarding cases."
+  returnCase: OffboardingCase
   "Where the parcel was received (the dock, a mailroom)."
   location: String!
   "A free-text note from the receiving staff."
@@ -2258,8 +2921,17 @@ input ParcelReceiveInput {
   trackingNumber: String!
   "The sender or vendor."
   sender: String!
-  "The global id of the person the parcel is addressed to; they must not have left the company."
-  recipientId: ID!
+  """
+  The global id of the person the parcel is addressed to; they must not have
+  left the company. Required unless the parcel is a return (` + "`" + `returnCaseId` + "`" + `).
+  """
+  recipientId: ID
+  """
+  For a parcel a departing employee shipped back: the global id of their OPEN
+  off-boarding case. The parcel then has no recipient; its assets are scanned
+  in with ` + "`" + `assetReturnReceive` + "`" + ` giving this parcel.
+  """
+  returnCaseId: ID
   "Where the parcel is received."
   location: String!
   "A free-text note."
@@ -2573,6 +3245,8 @@ type CustodyEvent implements Node {
   asset: Asset
   "The parcel the event concerns, if any."
   parcel: Parcel
+  "The off-boarding case the event belongs to, if any. Requires the right to see off-boarding cases."
+  offboardingCase: OffboardingCase
 }
 
 "What a custody event records."
@@ -2617,6 +3291,12 @@ enum CustodyEventType {
   FOUND
   "Corrects the record of an earlier event (details: corrects, reason and the corrected facts); changes no state."
   CORRECTION
+  "An off-boarding case was opened (case-level: no asset)."
+  OFFBOARDING_OPENED
+  "An off-boarding case completed: nothing is outstanding (case-level)."
+  OFFBOARDING_COMPLETED
+  "A departing holder keeps the asset with someone's approval; no state changes."
+  RETENTION_APPROVED
 }
 
 "A named fact of a custody event."
@@ -2773,6 +3453,10 @@ enum UserErrorCode {
   INVALID_SIGNATURE
   "The person is not ACTIVE (on leave or terminated)."
   INACTIVE_PERSON
+  "The off-boarding case is already completed."
+  CASE_NOT_OPEN
+  "The case item is already returned or written off."
+  NOT_OUTSTANDING
 }
 
 # ---------------------------------------------------------------------------
@@ -2985,6 +3669,434 @@ type LedgerKeyRotatePayload {
   "Problems with the input."
   userErrors: [UserError!]!
 }
+
+# ---------------------------------------------------------------------------
+# Off-boarding, returns and live subscriptions
+
+"A calendar date, ` + "`" + `YYYY-MM-DD` + "`" + ` (dates are days in UTC)."
+scalar Date
+
+extend type Query {
+  "An off-boarding case by its global id, or null when not found."
+  offboardingCase(
+    "The case's global id."
+    id: ID!
+  ): OffboardingCase
+
+  "Off-boarding cases, in the order they were opened."
+  offboardingCases(
+    "Narrows the list; omit to list every case."
+    filter: OffboardingCaseFilter
+    "How many cases to return, from 0 to 100 (default 20)."
+    first: Int
+    "Returns cases after this cursor."
+    after: String
+  ): OffboardingCaseConnection!
+
+  "A return by its global id, or null when not found."
+  assetReturn(
+    "The return's global id."
+    id: ID!
+  ): AssetReturn
+
+  "Returns, in the order they were received."
+  assetReturns(
+    "Narrows the list; ` + "`" + `unmatchedOnly` + "`" + ` lists the flagged returns no open case expected."
+    filter: AssetReturnFilter
+    "How many returns to return, from 0 to 100 (default 20)."
+    first: Int
+    "Returns returns after this cursor."
+    after: String
+  ): AssetReturnConnection!
+}
+
+extend type Mutation {
+  """
+  Opens an off-boarding case for a departing employee (custody event
+  OFFBOARDING_OPENED). Its expected items are the assets DEPLOYED to the
+  person now; assets handed to them while it is open join it. A person who
+  holds nothing gets a case that is COMPLETED at once. A person has at most
+  one open case.
+  """
+  offboardingCaseOpen(
+    "The employee and the dates."
+    input: OffboardingCaseOpenInput!
+  ): OffboardingCaseOpenPayload!
+
+  """
+  Writes off an OUTSTANDING item of an open case: LOST makes the asset LOST
+  (custody event REPORTED_LOST); KEPT_WITH_APPROVAL leaves it with the person
+  and records who approved (custody event RETENTION_APPROVED). The case
+  completes when nothing is outstanding.
+  """
+  offboardingItemWriteOff(
+    "The case, the item and why."
+    input: OffboardingItemWriteOffInput!
+  ): OffboardingItemWriteOffPayload!
+
+  """
+  Scans an asset back into custody: "received from X at T by Y", with its
+  condition and optionally the returning person's signature (custody event
+  RETURN_RECEIVED, which has a receipt like a hand-off). It counts toward the
+  open off-boarding case of the holder, of the person returning it or of the
+  return parcel; a return no open case expected is recorded all the same and
+  flagged ` + "`" + `unmatched` + "`" + `.
+  """
+  assetReturnReceive(
+    "The asset as scanned, who returned it, where and in what condition."
+    input: AssetReturnReceiveInput!
+  ): AssetReturnReceivePayload!
+
+  "Puts a RETURN_RECEIVED asset back in stock (custody event RESTOCKED)."
+  assetRestock(
+    "The asset and where it is kept."
+    input: AssetRestockInput!
+  ): AssetRestockPayload!
+
+  "Decommissions an asset that is RETURN_RECEIVED, IN_STOCK or SERIALIZED (custody event RETIRED)."
+  assetRetire(
+    "The asset and why."
+    input: AssetRetireInput!
+  ): AssetRetirePayload!
+}
+
+"""
+Live streams over WebSocket (protocol graphql-transport-ws, on the GraphQL
+endpoint; authenticate in ` + "`" + `connection_init` + "`" + ` with
+` + "`" + `{"authorization": "Bearer <token>"}` + "`" + `).
+"""
+type Subscription {
+  """
+  The tenant's custody log, live, filtered to the topics the caller's roles
+  may hear (HR: off-boarding and returns; IT and mailroom: custody events
+  and returns; an ITAD vendor: its own pickups only). With ` + "`" + `after` + "`" + `, first
+  replays every event committed after that sequence number, then continues
+  live: no gap, no duplicate. Keep the ` + "`" + `seq` + "`" + ` of the last event received and
+  pass it as ` + "`" + `after` + "`" + ` when reconnecting. Without ` + "`" + `after` + "`" + `, starts at the
+  current end of the log.
+  """
+  custodyEvents(
+    "The sequence number of the last event the client has (0 for the whole log)."
+    after: Int
+    "Narrows the stream; omit to receive every event the caller may hear."
+    filter: CustodyEventStreamFilter
+  ): CustodyEvent!
+}
+
+"Narrows ` + "`" + `Subscription.custodyEvents` + "`" + `."
+input CustodyEventStreamFilter {
+  "Only events of these types."
+  types: [CustodyEventType!]
+  "Only events of this off-boarding case (global id)."
+  caseId: ID
+  "Only events of this asset (global id)."
+  assetId: ID
+}
+
+"A departing employee's equipment return, from the custody record's point of view."
+type OffboardingCase implements Node {
+  "The case's opaque global id."
+  id: ID!
+  "The departing employee. Requires the right to see people."
+  person: Person
+  "The employee's last working day."
+  lastDay: Date!
+  "When everything must be back; the case is OVERDUE after this day."
+  dueDate: Date!
+  "A free-text note from HR."
+  note: String
+  "OPEN, OVERDUE (open past its due date) or COMPLETED (nothing outstanding)."
+  status: OffboardingCaseStatus!
+  "The member who opened the case."
+  openedBy: Member
+  "When the case was opened."
+  openedAt: DateTime!
+  "When the last outstanding item was resolved."
+  completedAt: DateTime
+  """
+  The case's items: what the person was expected to return, and what came
+  back unexpected. Filter by status (what is back, what is outstanding) or by
+  ` + "`" + `expected: false` + "`" + ` (what came back that was not expected).
+  """
+  items(
+    "Only items in this status."
+    status: OffboardingItemStatus
+    "Only expected items (true) or only unexpected returns (false)."
+    expected: Boolean
+  ): [OffboardingCaseItem!]!
+  "How many expected items are still outstanding."
+  outstandingCount: Int!
+}
+
+"Where an off-boarding case stands."
+enum OffboardingCaseStatus {
+  "Items are outstanding and the due date has not passed."
+  OPEN
+  "Items are outstanding past the due date."
+  OVERDUE
+  "Nothing is outstanding."
+  COMPLETED
+}
+
+"One asset of an off-boarding case."
+type OffboardingCaseItem {
+  "The asset."
+  asset: Asset!
+  "False for an asset that came back from the person without being expected."
+  expected: Boolean!
+  "Where the item stands."
+  status: OffboardingItemStatus!
+  "When the item joined the case."
+  addedAt: DateTime!
+  "The return that brought it back, when RETURNED."
+  return: AssetReturn
+  "Why it was written off, when WRITTEN_OFF."
+  writeOff: WriteOffKind
+  "The reason given for the write-off."
+  writeOffReason: String
+  "Who approved keeping the item (KEPT_WITH_APPROVAL)."
+  approvedBy: String
+  "The custody event that resolved the item (its return or write-off)."
+  event: CustodyEvent
+  "When the item was returned or written off."
+  resolvedAt: DateTime
+  "The member who recorded the return or write-off."
+  resolvedBy: Member
+}
+
+"Where one item of an off-boarding case stands."
+enum OffboardingItemStatus {
+  "Not back yet."
+  OUTSTANDING
+  "Scanned back into custody."
+  RETURNED
+  "Written off: lost, or kept with approval."
+  WRITTEN_OFF
+}
+
+"Why an outstanding item was written off."
+enum WriteOffKind {
+  "The item is lost; the asset becomes LOST."
+  LOST
+  "The employee keeps it with someone's approval; the asset stays DEPLOYED to them."
+  KEPT_WITH_APPROVAL
+}
+
+"Narrows ` + "`" + `Query.offboardingCases` + "`" + `."
+input OffboardingCaseFilter {
+  "Only cases with this status (OVERDUE: open and past the due date)."
+  status: OffboardingCaseStatus
+  "Only the cases of this person (global id)."
+  personId: ID
+}
+
+"A page of off-boarding cases."
+type OffboardingCaseConnection {
+  "The cases of this page, each with its cursor."
+  edges: [OffboardingCaseEdge!]!
+  "Where this page stands in the list."
+  pageInfo: PageInfo!
+}
+
+"An off-boarding case in a list."
+type OffboardingCaseEdge {
+  "An opaque cursor: pass it as ` + "`" + `after` + "`" + ` to continue after this case."
+  cursor: String!
+  "The case."
+  node: OffboardingCase!
+}
+
+"An asset scanned back into custody: received from a person, at a place and time, by a member."
+type AssetReturn implements Node {
+  "The return's opaque global id."
+  id: ID!
+  "The asset returned."
+  asset: Asset!
+  "The RETURN_RECEIVED custody event; fetch its receipt with ` + "`" + `receipt(eventId:)` + "`" + `."
+  event: CustodyEvent!
+  "Who handed it back. Requires the right to see people."
+  from: Person
+  "The member who received it."
+  receivedBy: Member
+  "Where it was received."
+  location: String!
+  "The condition it came back in."
+  condition: ReturnCondition!
+  "A free-text note."
+  note: String
+  "The returning person's signature, if captured. Requires the right to see signatures."
+  signature: Signature
+  "The return parcel it arrived in, if any. Requires the right to see parcels."
+  parcel: Parcel
+  "The off-boarding case it counted toward; null when unmatched. Requires the right to see off-boarding cases."
+  offboardingCase: OffboardingCase
+  "True when no open off-boarding case expected it: recorded, and flagged for follow-up."
+  unmatched: Boolean!
+  "The time the scanning device reported, if any."
+  deviceTime: DateTime
+  "When it was received (server time)."
+  recordedAt: DateTime!
+}
+
+"The condition an asset came back in."
+enum ReturnCondition {
+  "Works and looks as expected."
+  GOOD
+  "Works, with normal wear."
+  WORN
+  "Physically damaged."
+  DAMAGED
+  "Parts or accessories are missing."
+  INCOMPLETE
+  "Does not work."
+  NOT_WORKING
+}
+
+"Narrows ` + "`" + `Query.assetReturns` + "`" + `."
+input AssetReturnFilter {
+  "Only returns that counted toward this case (global id)."
+  caseId: ID
+  "Only returns of this asset (global id)."
+  assetId: ID
+  "Only flagged returns: those no open off-boarding case expected."
+  unmatchedOnly: Boolean
+}
+
+"A page of returns."
+type AssetReturnConnection {
+  "The returns of this page, each with its cursor."
+  edges: [AssetReturnEdge!]!
+  "Where this page stands in the list."
+  pageInfo: PageInfo!
+}
+
+"A return in a list."
+type AssetReturnEdge {
+  "An opaque cursor: pass it as ` + "`" + `after` + "`" + ` to continue after this return."
+  cursor: String!
+  "The return."
+  node: AssetReturn!
+}
+
+"Opens an off-boarding case."
+input OffboardingCaseOpenInput {
+  "The global id of the departing employee."
+  personId: ID!
+  "Their last working day."
+  lastDay: Date!
+  "When everything must be back (not before the last day)."
+  dueDate: Date!
+  "A free-text note."
+  note: String
+  "A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing."
+  idempotencyKey: String
+}
+
+"The result of ` + "`" + `offboardingCaseOpen` + "`" + `."
+type OffboardingCaseOpenPayload {
+  "The case opened, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  offboardingCase: OffboardingCase
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Writes off an outstanding item."
+input OffboardingItemWriteOffInput {
+  "The global id of the open case."
+  caseId: ID!
+  "The global id of the item's asset."
+  assetId: ID!
+  "LOST, or KEPT_WITH_APPROVAL."
+  kind: WriteOffKind!
+  "Why."
+  reason: String!
+  "Who approved keeping it (required for KEPT_WITH_APPROVAL)."
+  approvedBy: String
+  "A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing."
+  idempotencyKey: String
+}
+
+"The result of ` + "`" + `offboardingItemWriteOff` + "`" + `."
+type OffboardingItemWriteOffPayload {
+  "The case after the write-off, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  offboardingCase: OffboardingCase
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"An asset scanned back into custody."
+input AssetReturnReceiveInput {
+  "The manufacturer serial as scanned; give it, the asset tag, or both (then they must name the same asset)."
+  serial: String
+  "The company asset tag as scanned."
+  assetTag: String
+  "The global id of the person handing it back; defaults to the recorded holder."
+  fromPersonId: ID
+  "Where it is received."
+  location: String!
+  "The condition it came back in."
+  condition: ReturnCondition!
+  "A free-text note (damage, missing charger)."
+  note: String
+  "The returning person's signature, when one is captured."
+  signature: SignatureInput
+  "The global id of the return parcel it arrived in (see ` + "`" + `parcelReceive` + "`" + `'s ` + "`" + `returnCaseId` + "`" + `)."
+  parcelId: ID
+  "The time the scanning device reported, kept as evidence beside the server time."
+  deviceTime: DateTime
+  "A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing."
+  idempotencyKey: String
+}
+
+"The result of ` + "`" + `assetReturnReceive` + "`" + `."
+type AssetReturnReceivePayload {
+  "The return recorded, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  assetReturn: AssetReturn
+  "The asset, now RETURN_RECEIVED."
+  asset: Asset
+  "The case the return counted toward, if any. Requires the right to see off-boarding cases."
+  offboardingCase: OffboardingCase
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Puts a returned asset back in stock."
+input AssetRestockInput {
+  "The global id of a RETURN_RECEIVED asset."
+  assetId: ID!
+  "Where it is kept; defaults to where it was received."
+  location: String
+  "A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing."
+  idempotencyKey: String
+}
+
+"The result of ` + "`" + `assetRestock` + "`" + `."
+type AssetRestockPayload {
+  "The asset, now IN_STOCK, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  asset: Asset
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Decommissions an asset."
+input AssetRetireInput {
+  "The global id of the asset."
+  assetId: ID!
+  "Why it is retired."
+  reason: String!
+  "Where it is kept until pickup; defaults to where it is."
+  location: String
+  "A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing."
+  idempotencyKey: String
+}
+
+"The result of ` + "`" + `assetRetire` + "`" + `."
+type AssetRetirePayload {
+  "The asset, now RETIRED, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  asset: Asset
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3071,6 +4183,94 @@ func (ec *executionContext) childFields_AssetHandOffPayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type AssetHandOffPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_AssetRestockPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "asset":
+		return ec.fieldContext_AssetRestockPayload_asset(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_AssetRestockPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AssetRestockPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_AssetRetirePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "asset":
+		return ec.fieldContext_AssetRetirePayload_asset(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_AssetRetirePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AssetRetirePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_AssetReturn(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AssetReturn_id(ctx, field)
+	case "asset":
+		return ec.fieldContext_AssetReturn_asset(ctx, field)
+	case "event":
+		return ec.fieldContext_AssetReturn_event(ctx, field)
+	case "from":
+		return ec.fieldContext_AssetReturn_from(ctx, field)
+	case "receivedBy":
+		return ec.fieldContext_AssetReturn_receivedBy(ctx, field)
+	case "location":
+		return ec.fieldContext_AssetReturn_location(ctx, field)
+	case "condition":
+		return ec.fieldContext_AssetReturn_condition(ctx, field)
+	case "note":
+		return ec.fieldContext_AssetReturn_note(ctx, field)
+	case "signature":
+		return ec.fieldContext_AssetReturn_signature(ctx, field)
+	case "parcel":
+		return ec.fieldContext_AssetReturn_parcel(ctx, field)
+	case "offboardingCase":
+		return ec.fieldContext_AssetReturn_offboardingCase(ctx, field)
+	case "unmatched":
+		return ec.fieldContext_AssetReturn_unmatched(ctx, field)
+	case "deviceTime":
+		return ec.fieldContext_AssetReturn_deviceTime(ctx, field)
+	case "recordedAt":
+		return ec.fieldContext_AssetReturn_recordedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AssetReturn", field.Name)
+}
+
+func (ec *executionContext) childFields_AssetReturnConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_AssetReturnConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AssetReturnConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AssetReturnConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_AssetReturnEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_AssetReturnEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_AssetReturnEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AssetReturnEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AssetReturnReceivePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "assetReturn":
+		return ec.fieldContext_AssetReturnReceivePayload_assetReturn(ctx, field)
+	case "asset":
+		return ec.fieldContext_AssetReturnReceivePayload_asset(ctx, field)
+	case "offboardingCase":
+		return ec.fieldContext_AssetReturnReceivePayload_offboardingCase(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_AssetReturnReceivePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AssetReturnReceivePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Checkpoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "treeSize":
@@ -3151,6 +4351,8 @@ func (ec *executionContext) childFields_CustodyEvent(ctx context.Context, field 
 		return ec.fieldContext_CustodyEvent_asset(ctx, field)
 	case "parcel":
 		return ec.fieldContext_CustodyEvent_parcel(ctx, field)
+	case "offboardingCase":
+		return ec.fieldContext_CustodyEvent_offboardingCase(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustodyEvent", field.Name)
 }
@@ -3271,6 +4473,102 @@ func (ec *executionContext) childFields_Member(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type Member", field.Name)
 }
 
+func (ec *executionContext) childFields_OffboardingCase(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_OffboardingCase_id(ctx, field)
+	case "person":
+		return ec.fieldContext_OffboardingCase_person(ctx, field)
+	case "lastDay":
+		return ec.fieldContext_OffboardingCase_lastDay(ctx, field)
+	case "dueDate":
+		return ec.fieldContext_OffboardingCase_dueDate(ctx, field)
+	case "note":
+		return ec.fieldContext_OffboardingCase_note(ctx, field)
+	case "status":
+		return ec.fieldContext_OffboardingCase_status(ctx, field)
+	case "openedBy":
+		return ec.fieldContext_OffboardingCase_openedBy(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_OffboardingCase_openedAt(ctx, field)
+	case "completedAt":
+		return ec.fieldContext_OffboardingCase_completedAt(ctx, field)
+	case "items":
+		return ec.fieldContext_OffboardingCase_items(ctx, field)
+	case "outstandingCount":
+		return ec.fieldContext_OffboardingCase_outstandingCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OffboardingCase", field.Name)
+}
+
+func (ec *executionContext) childFields_OffboardingCaseConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_OffboardingCaseConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_OffboardingCaseConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OffboardingCaseConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_OffboardingCaseEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_OffboardingCaseEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_OffboardingCaseEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OffboardingCaseEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_OffboardingCaseItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "asset":
+		return ec.fieldContext_OffboardingCaseItem_asset(ctx, field)
+	case "expected":
+		return ec.fieldContext_OffboardingCaseItem_expected(ctx, field)
+	case "status":
+		return ec.fieldContext_OffboardingCaseItem_status(ctx, field)
+	case "addedAt":
+		return ec.fieldContext_OffboardingCaseItem_addedAt(ctx, field)
+	case "return":
+		return ec.fieldContext_OffboardingCaseItem_return(ctx, field)
+	case "writeOff":
+		return ec.fieldContext_OffboardingCaseItem_writeOff(ctx, field)
+	case "writeOffReason":
+		return ec.fieldContext_OffboardingCaseItem_writeOffReason(ctx, field)
+	case "approvedBy":
+		return ec.fieldContext_OffboardingCaseItem_approvedBy(ctx, field)
+	case "event":
+		return ec.fieldContext_OffboardingCaseItem_event(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_OffboardingCaseItem_resolvedAt(ctx, field)
+	case "resolvedBy":
+		return ec.fieldContext_OffboardingCaseItem_resolvedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OffboardingCaseItem", field.Name)
+}
+
+func (ec *executionContext) childFields_OffboardingCaseOpenPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "offboardingCase":
+		return ec.fieldContext_OffboardingCaseOpenPayload_offboardingCase(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_OffboardingCaseOpenPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OffboardingCaseOpenPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_OffboardingItemWriteOffPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "offboardingCase":
+		return ec.fieldContext_OffboardingItemWriteOffPayload_offboardingCase(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_OffboardingItemWriteOffPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OffboardingItemWriteOffPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -3293,6 +4591,8 @@ func (ec *executionContext) childFields_Parcel(ctx context.Context, field graphq
 		return ec.fieldContext_Parcel_sender(ctx, field)
 	case "recipient":
 		return ec.fieldContext_Parcel_recipient(ctx, field)
+	case "returnCase":
+		return ec.fieldContext_Parcel_returnCase(ctx, field)
 	case "location":
 		return ec.fieldContext_Parcel_location(ctx, field)
 	case "note":
@@ -3723,6 +5023,48 @@ func (ec *executionContext) field_Mutation_assetHandOff_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_assetRestock_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AssetRestockInput, error) {
+			return ec.unmarshalNAssetRestockInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetRestockInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_assetRetire_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AssetRetireInput, error) {
+			return ec.unmarshalNAssetRetireInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetRetireInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_assetReturnReceive_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AssetReturnReceiveInput, error) {
+			return ec.unmarshalNAssetReturnReceiveInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetReturnReceiveInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_custodyEventCorrect_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3743,6 +5085,34 @@ func (ec *executionContext) field_Mutation_ledgerKeyRotate_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.LedgerKeyRotateInput, error) {
 			return ec.unmarshalNLedgerKeyRotateInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐLedgerKeyRotateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_offboardingCaseOpen_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OffboardingCaseOpenInput, error) {
+			return ec.unmarshalNOffboardingCaseOpenInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingCaseOpenInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_offboardingItemWriteOff_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OffboardingItemWriteOffInput, error) {
+			return ec.unmarshalNOffboardingItemWriteOffInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingItemWriteOffInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3821,6 +5191,28 @@ func (ec *executionContext) field_Mutation_recipientNotify_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_OffboardingCase_items_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*domain.CaseItemStatus, error) {
+			return ec.unmarshalOOffboardingItemStatus2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseItemStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "expected",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expected"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Parcel_assets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3882,6 +5274,50 @@ func (ec *executionContext) field_Query_assetByTag_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["tag"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_assetReturn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_assetReturns_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.AssetReturnFilter, error) {
+			return ec.unmarshalOAssetReturnFilter2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetReturnFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -3962,6 +5398,50 @@ func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_offboardingCase_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_offboardingCases_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.OffboardingCaseFilter, error) {
+			return ec.unmarshalOOffboardingCaseFilter2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingCaseFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -4078,6 +5558,28 @@ func (ec *executionContext) field_Query_signature_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_custodyEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.CustodyEventStreamFilter, error) {
+			return ec.unmarshalOCustodyEventStreamFilter2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCustodyEventStreamFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg1
 	return args, nil
 }
 
@@ -4903,6 +6405,766 @@ func (ec *executionContext) fieldContext_AssetHandOffPayload_userErrors(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _AssetRestockPayload_asset(ctx context.Context, field graphql.CollectedField, obj *model.AssetRestockPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetRestockPayload_asset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Asset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Asset) graphql.Marshaler {
+			return ec.marshalOAsset2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐAsset(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AssetRestockPayload_asset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetRestockPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Asset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetRestockPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.AssetRestockPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetRestockPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssetRestockPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetRestockPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetRetirePayload_asset(ctx context.Context, field graphql.CollectedField, obj *model.AssetRetirePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetRetirePayload_asset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Asset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Asset) graphql.Marshaler {
+			return ec.marshalOAsset2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐAsset(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AssetRetirePayload_asset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetRetirePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Asset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetRetirePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.AssetRetirePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetRetirePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssetRetirePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetRetirePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetReturn_id(ctx context.Context, field graphql.CollectedField, obj *domain.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturn_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AssetReturn().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturn_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AssetReturn", field, true, true, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _AssetReturn_asset(ctx context.Context, field graphql.CollectedField, obj *domain.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturn_asset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AssetReturn().Asset(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Asset) graphql.Marshaler {
+			return ec.marshalNAsset2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐAsset(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturn_asset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetReturn",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Asset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetReturn_event(ctx context.Context, field graphql.CollectedField, obj *domain.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturn_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AssetReturn().Event(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.CustodyEvent) graphql.Marshaler {
+			return ec.marshalNCustodyEvent2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCustodyEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturn_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetReturn",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustodyEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetReturn_from(ctx context.Context, field graphql.CollectedField, obj *domain.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturn_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AssetReturn().From(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Person) graphql.Marshaler {
+			return ec.marshalOPerson2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPerson(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturn_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetReturn",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Person(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetReturn_receivedBy(ctx context.Context, field graphql.CollectedField, obj *domain.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturn_receivedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AssetReturn().ReceivedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Member) graphql.Marshaler {
+			return ec.marshalOMember2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐMember(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturn_receivedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetReturn",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetReturn_location(ctx context.Context, field graphql.CollectedField, obj *domain.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturn_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Location, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturn_location(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AssetReturn", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AssetReturn_condition(ctx context.Context, field graphql.CollectedField, obj *domain.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturn_condition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Condition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.ReturnCondition) graphql.Marshaler {
+			return ec.marshalNReturnCondition2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReturnCondition(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturn_condition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AssetReturn", field, false, false, errors.New("field of type ReturnCondition does not have child fields"))
+}
+
+func (ec *executionContext) _AssetReturn_note(ctx context.Context, field graphql.CollectedField, obj *domain.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturn_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AssetReturn().Note(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturn_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AssetReturn", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AssetReturn_signature(ctx context.Context, field graphql.CollectedField, obj *domain.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturn_signature(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AssetReturn().Signature(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Signature) graphql.Marshaler {
+			return ec.marshalOSignature2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSignature(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturn_signature(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetReturn",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Signature(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetReturn_parcel(ctx context.Context, field graphql.CollectedField, obj *domain.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturn_parcel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AssetReturn().Parcel(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Parcel) graphql.Marshaler {
+			return ec.marshalOParcel2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐParcel(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturn_parcel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetReturn",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Parcel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetReturn_offboardingCase(ctx context.Context, field graphql.CollectedField, obj *domain.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturn_offboardingCase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AssetReturn().OffboardingCase(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.OffboardingCase) graphql.Marshaler {
+			return ec.marshalOOffboardingCase2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOffboardingCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturn_offboardingCase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetReturn",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OffboardingCase(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetReturn_unmatched(ctx context.Context, field graphql.CollectedField, obj *domain.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturn_unmatched(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unmatched, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturn_unmatched(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AssetReturn", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _AssetReturn_deviceTime(ctx context.Context, field graphql.CollectedField, obj *domain.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturn_deviceTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeviceTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturn_deviceTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AssetReturn", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _AssetReturn_recordedAt(ctx context.Context, field graphql.CollectedField, obj *domain.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturn_recordedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturn_recordedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AssetReturn", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _AssetReturnConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.AssetReturnConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturnConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.AssetReturnEdge) graphql.Marshaler {
+			return ec.marshalNAssetReturnEdge2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetReturnEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturnConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetReturnConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AssetReturnEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetReturnConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.AssetReturnConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturnConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturnConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetReturnConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetReturnEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.AssetReturnEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturnEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturnEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AssetReturnEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AssetReturnEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.AssetReturnEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturnEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Return) graphql.Marshaler {
+			return ec.marshalNAssetReturn2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReturn(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturnEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetReturnEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AssetReturn(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetReturnReceivePayload_assetReturn(ctx context.Context, field graphql.CollectedField, obj *model.AssetReturnReceivePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturnReceivePayload_assetReturn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AssetReturn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Return) graphql.Marshaler {
+			return ec.marshalOAssetReturn2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReturn(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturnReceivePayload_assetReturn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetReturnReceivePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AssetReturn(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetReturnReceivePayload_asset(ctx context.Context, field graphql.CollectedField, obj *model.AssetReturnReceivePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturnReceivePayload_asset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Asset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Asset) graphql.Marshaler {
+			return ec.marshalOAsset2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐAsset(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturnReceivePayload_asset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetReturnReceivePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Asset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetReturnReceivePayload_offboardingCase(ctx context.Context, field graphql.CollectedField, obj *model.AssetReturnReceivePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturnReceivePayload_offboardingCase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OffboardingCase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.OffboardingCase) graphql.Marshaler {
+			return ec.marshalOOffboardingCase2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOffboardingCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturnReceivePayload_offboardingCase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetReturnReceivePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OffboardingCase(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssetReturnReceivePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.AssetReturnReceivePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssetReturnReceivePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssetReturnReceivePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssetReturnReceivePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Checkpoint_treeSize(ctx context.Context, field graphql.CollectedField, obj *domain.Checkpoint) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5618,6 +7880,38 @@ func (ec *executionContext) fieldContext_CustodyEvent_parcel(_ context.Context, 
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Parcel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustodyEvent_offboardingCase(ctx context.Context, field graphql.CollectedField, obj *domain.CustodyEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustodyEvent_offboardingCase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CustodyEvent().OffboardingCase(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.OffboardingCase) graphql.Marshaler {
+			return ec.marshalOOffboardingCase2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOffboardingCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustodyEvent_offboardingCase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustodyEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OffboardingCase(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6790,6 +9084,1054 @@ func (ec *executionContext) fieldContext_Mutation_ledgerKeyRotate(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_offboardingCaseOpen(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_offboardingCaseOpen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().OffboardingCaseOpen(ctx, fc.Args["input"].(model.OffboardingCaseOpenInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OffboardingCaseOpenPayload) graphql.Marshaler {
+			return ec.marshalNOffboardingCaseOpenPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingCaseOpenPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_offboardingCaseOpen(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OffboardingCaseOpenPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_offboardingCaseOpen_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_offboardingItemWriteOff(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_offboardingItemWriteOff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().OffboardingItemWriteOff(ctx, fc.Args["input"].(model.OffboardingItemWriteOffInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OffboardingItemWriteOffPayload) graphql.Marshaler {
+			return ec.marshalNOffboardingItemWriteOffPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingItemWriteOffPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_offboardingItemWriteOff(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OffboardingItemWriteOffPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_offboardingItemWriteOff_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_assetReturnReceive(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_assetReturnReceive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AssetReturnReceive(ctx, fc.Args["input"].(model.AssetReturnReceiveInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AssetReturnReceivePayload) graphql.Marshaler {
+			return ec.marshalNAssetReturnReceivePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetReturnReceivePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_assetReturnReceive(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AssetReturnReceivePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_assetReturnReceive_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_assetRestock(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_assetRestock(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AssetRestock(ctx, fc.Args["input"].(model.AssetRestockInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AssetRestockPayload) graphql.Marshaler {
+			return ec.marshalNAssetRestockPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetRestockPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_assetRestock(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AssetRestockPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_assetRestock_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_assetRetire(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_assetRetire(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AssetRetire(ctx, fc.Args["input"].(model.AssetRetireInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AssetRetirePayload) graphql.Marshaler {
+			return ec.marshalNAssetRetirePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetRetirePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_assetRetire(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AssetRetirePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_assetRetire_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OffboardingCase_id(ctx context.Context, field graphql.CollectedField, obj *domain.OffboardingCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCase_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OffboardingCase().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCase_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCase", field, true, true, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCase_person(ctx context.Context, field graphql.CollectedField, obj *domain.OffboardingCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCase_person(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OffboardingCase().Person(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Person) graphql.Marshaler {
+			return ec.marshalOPerson2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPerson(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCase_person(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OffboardingCase",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Person(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OffboardingCase_lastDay(ctx context.Context, field graphql.CollectedField, obj *domain.OffboardingCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCase_lastDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastDay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDate2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCase_lastDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCase", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCase_dueDate(ctx context.Context, field graphql.CollectedField, obj *domain.OffboardingCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCase_dueDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDate2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCase_dueDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCase", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCase_note(ctx context.Context, field graphql.CollectedField, obj *domain.OffboardingCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCase_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OffboardingCase().Note(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCase_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCase", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCase_status(ctx context.Context, field graphql.CollectedField, obj *domain.OffboardingCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCase_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OffboardingCase().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.CaseStatus) graphql.Marshaler {
+			return ec.marshalNOffboardingCaseStatus2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCase_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCase", field, true, true, errors.New("field of type OffboardingCaseStatus does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCase_openedBy(ctx context.Context, field graphql.CollectedField, obj *domain.OffboardingCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCase_openedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OffboardingCase().OpenedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Member) graphql.Marshaler {
+			return ec.marshalOMember2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐMember(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCase_openedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OffboardingCase",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OffboardingCase_openedAt(ctx context.Context, field graphql.CollectedField, obj *domain.OffboardingCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCase_openedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpenedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCase_openedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCase", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCase_completedAt(ctx context.Context, field graphql.CollectedField, obj *domain.OffboardingCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCase_completedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCase_completedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCase", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCase_items(ctx context.Context, field graphql.CollectedField, obj *domain.OffboardingCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCase_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.OffboardingCase().Items(ctx, obj, fc.Args["status"].(*domain.CaseItemStatus), fc.Args["expected"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.CaseItem) graphql.Marshaler {
+			return ec.marshalNOffboardingCaseItem2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCase_items(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OffboardingCase",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OffboardingCaseItem(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_OffboardingCase_items_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OffboardingCase_outstandingCount(ctx context.Context, field graphql.CollectedField, obj *domain.OffboardingCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCase_outstandingCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OffboardingCase().OutstandingCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCase_outstandingCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCase", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCaseConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.OffboardingCaseConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.OffboardingCaseEdge) graphql.Marshaler {
+			return ec.marshalNOffboardingCaseEdge2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingCaseEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OffboardingCaseConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OffboardingCaseEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OffboardingCaseConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.OffboardingCaseConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OffboardingCaseConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OffboardingCaseEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.OffboardingCaseEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCaseEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCaseEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.OffboardingCaseEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.OffboardingCase) graphql.Marshaler {
+			return ec.marshalNOffboardingCase2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOffboardingCase(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OffboardingCaseEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OffboardingCase(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OffboardingCaseItem_asset(ctx context.Context, field graphql.CollectedField, obj *domain.CaseItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseItem_asset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OffboardingCaseItem().Asset(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Asset) graphql.Marshaler {
+			return ec.marshalNAsset2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐAsset(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseItem_asset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OffboardingCaseItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Asset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OffboardingCaseItem_expected(ctx context.Context, field graphql.CollectedField, obj *domain.CaseItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseItem_expected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Expected, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseItem_expected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCaseItem", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCaseItem_status(ctx context.Context, field graphql.CollectedField, obj *domain.CaseItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseItem_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.CaseItemStatus) graphql.Marshaler {
+			return ec.marshalNOffboardingItemStatus2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseItemStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseItem_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCaseItem", field, false, false, errors.New("field of type OffboardingItemStatus does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCaseItem_addedAt(ctx context.Context, field graphql.CollectedField, obj *domain.CaseItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseItem_addedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AddedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseItem_addedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCaseItem", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCaseItem_return(ctx context.Context, field graphql.CollectedField, obj *domain.CaseItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseItem_return(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OffboardingCaseItem().Return(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Return) graphql.Marshaler {
+			return ec.marshalOAssetReturn2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReturn(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseItem_return(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OffboardingCaseItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AssetReturn(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OffboardingCaseItem_writeOff(ctx context.Context, field graphql.CollectedField, obj *domain.CaseItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseItem_writeOff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OffboardingCaseItem().WriteOff(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.WriteOffKind) graphql.Marshaler {
+			return ec.marshalOWriteOffKind2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐWriteOffKind(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseItem_writeOff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCaseItem", field, true, true, errors.New("field of type WriteOffKind does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCaseItem_writeOffReason(ctx context.Context, field graphql.CollectedField, obj *domain.CaseItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseItem_writeOffReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OffboardingCaseItem().WriteOffReason(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseItem_writeOffReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCaseItem", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCaseItem_approvedBy(ctx context.Context, field graphql.CollectedField, obj *domain.CaseItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseItem_approvedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OffboardingCaseItem().ApprovedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseItem_approvedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCaseItem", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCaseItem_event(ctx context.Context, field graphql.CollectedField, obj *domain.CaseItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseItem_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OffboardingCaseItem().Event(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.CustodyEvent) graphql.Marshaler {
+			return ec.marshalOCustodyEvent2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCustodyEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseItem_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OffboardingCaseItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustodyEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OffboardingCaseItem_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *domain.CaseItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseItem_resolvedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolvedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseItem_resolvedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OffboardingCaseItem", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _OffboardingCaseItem_resolvedBy(ctx context.Context, field graphql.CollectedField, obj *domain.CaseItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseItem_resolvedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OffboardingCaseItem().ResolvedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Member) graphql.Marshaler {
+			return ec.marshalOMember2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐMember(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseItem_resolvedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OffboardingCaseItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OffboardingCaseOpenPayload_offboardingCase(ctx context.Context, field graphql.CollectedField, obj *model.OffboardingCaseOpenPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseOpenPayload_offboardingCase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OffboardingCase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.OffboardingCase) graphql.Marshaler {
+			return ec.marshalOOffboardingCase2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOffboardingCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseOpenPayload_offboardingCase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OffboardingCaseOpenPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OffboardingCase(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OffboardingCaseOpenPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.OffboardingCaseOpenPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingCaseOpenPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingCaseOpenPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OffboardingCaseOpenPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OffboardingItemWriteOffPayload_offboardingCase(ctx context.Context, field graphql.CollectedField, obj *model.OffboardingItemWriteOffPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingItemWriteOffPayload_offboardingCase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OffboardingCase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.OffboardingCase) graphql.Marshaler {
+			return ec.marshalOOffboardingCase2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOffboardingCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingItemWriteOffPayload_offboardingCase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OffboardingItemWriteOffPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OffboardingCase(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OffboardingItemWriteOffPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.OffboardingItemWriteOffPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OffboardingItemWriteOffPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OffboardingItemWriteOffPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OffboardingItemWriteOffPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6955,6 +10297,38 @@ func (ec *executionContext) fieldContext_Parcel_recipient(_ context.Context, fie
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Person(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Parcel_returnCase(ctx context.Context, field graphql.CollectedField, obj *domain.Parcel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Parcel_returnCase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Parcel().ReturnCase(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.OffboardingCase) graphql.Marshaler {
+			return ec.marshalOOffboardingCase2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOffboardingCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Parcel_returnCase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Parcel",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OffboardingCase(ctx, field)
 		},
 	}
 	return fc, nil
@@ -8462,6 +11836,182 @@ func (ec *executionContext) fieldContext_Query_ledgerConsistency(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_offboardingCase(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_offboardingCase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().OffboardingCase(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.OffboardingCase) graphql.Marshaler {
+			return ec.marshalOOffboardingCase2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOffboardingCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_offboardingCase(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OffboardingCase(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_offboardingCase_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_offboardingCases(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_offboardingCases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().OffboardingCases(ctx, fc.Args["filter"].(*model.OffboardingCaseFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OffboardingCaseConnection) graphql.Marshaler {
+			return ec.marshalNOffboardingCaseConnection2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingCaseConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_offboardingCases(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OffboardingCaseConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_offboardingCases_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_assetReturn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_assetReturn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AssetReturn(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Return) graphql.Marshaler {
+			return ec.marshalOAssetReturn2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReturn(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_assetReturn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AssetReturn(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_assetReturn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_assetReturns(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_assetReturns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AssetReturns(ctx, fc.Args["filter"].(*model.AssetReturnFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AssetReturnConnection) graphql.Marshaler {
+			return ec.marshalNAssetReturnConnection2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetReturnConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_assetReturns(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AssetReturnConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_assetReturns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9248,6 +12798,50 @@ func (ec *executionContext) _SigningKey_active(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_SigningKey_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SigningKey", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Subscription_custodyEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_custodyEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().CustodyEvents(ctx, fc.Args["after"].(*int), fc.Args["filter"].(*model.CustodyEventStreamFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.CustodyEvent) graphql.Marshaler {
+			return ec.marshalNCustodyEvent2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCustodyEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_custodyEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustodyEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_custodyEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Tenant_id(ctx context.Context, field graphql.CollectedField, obj *domain.Tenant) (ret graphql.Marshaler) {
@@ -10699,6 +14293,238 @@ func (ec *executionContext) unmarshalInputAssetInput(ctx context.Context, obj an
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputAssetRestockInput(ctx context.Context, obj any) (model.AssetRestockInput, error) {
+	var it model.AssetRestockInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"assetId", "location", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "assetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetID = data
+		case "location":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("location"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Location = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputAssetRetireInput(ctx context.Context, obj any) (model.AssetRetireInput, error) {
+	var it model.AssetRetireInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"assetId", "reason", "location", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "assetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "location":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("location"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Location = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputAssetReturnFilter(ctx context.Context, obj any) (model.AssetReturnFilter, error) {
+	var it model.AssetReturnFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"caseId", "assetId", "unmatchedOnly"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "caseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("caseId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CaseID = data
+		case "assetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetID = data
+		case "unmatchedOnly":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unmatchedOnly"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnmatchedOnly = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputAssetReturnReceiveInput(ctx context.Context, obj any) (model.AssetReturnReceiveInput, error) {
+	var it model.AssetReturnReceiveInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"serial", "assetTag", "fromPersonId", "location", "condition", "note", "signature", "parcelId", "deviceTime", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "serial":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serial"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Serial = data
+		case "assetTag":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetTag"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetTag = data
+		case "fromPersonId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromPersonId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FromPersonID = data
+		case "location":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("location"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Location = data
+		case "condition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("condition"))
+			data, err := ec.unmarshalNReturnCondition2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReturnCondition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Condition = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "signature":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("signature"))
+			data, err := ec.unmarshalOSignatureInput2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSignatureInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Signature = data
+		case "parcelId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("parcelId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ParcelID = data
+		case "deviceTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceTime"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceTime = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCustodyEventCorrectInput(ctx context.Context, obj any) (model.CustodyEventCorrectInput, error) {
 	var it model.CustodyEventCorrectInput
 	if obj == nil {
@@ -10745,6 +14571,50 @@ func (ec *executionContext) unmarshalInputCustodyEventCorrectInput(ctx context.C
 				return it, err
 			}
 			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCustodyEventStreamFilter(ctx context.Context, obj any) (model.CustodyEventStreamFilter, error) {
+	var it model.CustodyEventStreamFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"types", "caseId", "assetId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "types":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("types"))
+			data, err := ec.unmarshalOCustodyEventType2ᚕgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐEventTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Types = data
+		case "caseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("caseId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CaseID = data
+		case "assetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetID = data
 		}
 	}
 	return it, nil
@@ -10817,6 +14687,166 @@ func (ec *executionContext) unmarshalInputLedgerKeyRotateInput(ctx context.Conte
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputOffboardingCaseFilter(ctx context.Context, obj any) (model.OffboardingCaseFilter, error) {
+	var it model.OffboardingCaseFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"status", "personId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOOffboardingCaseStatus2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "personId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonID = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputOffboardingCaseOpenInput(ctx context.Context, obj any) (model.OffboardingCaseOpenInput, error) {
+	var it model.OffboardingCaseOpenInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"personId", "lastDay", "dueDate", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "personId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonID = data
+		case "lastDay":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastDay"))
+			data, err := ec.unmarshalNDate2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastDay = data
+		case "dueDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueDate"))
+			data, err := ec.unmarshalNDate2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueDate = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputOffboardingItemWriteOffInput(ctx context.Context, obj any) (model.OffboardingItemWriteOffInput, error) {
+	var it model.OffboardingItemWriteOffInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"caseId", "assetId", "kind", "reason", "approvedBy", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "caseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("caseId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CaseID = data
+		case "assetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNWriteOffKind2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐWriteOffKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "approvedBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("approvedBy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApprovedBy = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputParcelFilter(ctx context.Context, obj any) (model.ParcelFilter, error) {
 	var it model.ParcelFilter
 	if obj == nil {
@@ -10865,7 +14895,7 @@ func (ec *executionContext) unmarshalInputParcelReceiveInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"carrier", "trackingNumber", "sender", "recipientId", "location", "note", "deviceTime", "idempotencyKey"}
+	fieldsInOrder := [...]string{"carrier", "trackingNumber", "sender", "recipientId", "returnCaseId", "location", "note", "deviceTime", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -10895,11 +14925,18 @@ func (ec *executionContext) unmarshalInputParcelReceiveInput(ctx context.Context
 			it.Sender = data
 		case "recipientId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recipientId"))
-			data, err := ec.unmarshalNID2string(ctx, v)
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.RecipientID = data
+		case "returnCaseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnCaseId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnCaseID = data
 		case "location":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("location"))
 			data, err := ec.unmarshalNString2string(ctx, v)
@@ -11296,6 +15333,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Parcel(ctx, sel, obj)
+	case domain.OffboardingCase:
+		return ec._OffboardingCase(ctx, sel, &obj)
+	case *domain.OffboardingCase:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._OffboardingCase(ctx, sel, obj)
 	case domain.Member:
 		return ec._Member(ctx, sel, &obj)
 	case *domain.Member:
@@ -11310,6 +15354,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._CustodyEvent(ctx, sel, obj)
+	case domain.Return:
+		return ec._AssetReturn(ctx, sel, &obj)
+	case *domain.Return:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._AssetReturn(ctx, sel, obj)
 	case domain.Asset:
 		return ec._Asset(ctx, sel, &obj)
 	case *domain.Asset:
@@ -11969,6 +16020,631 @@ func (ec *executionContext) _AssetHandOffPayload(ctx context.Context, sel ast.Se
 			}
 		case "userErrors":
 			out.Values[i] = ec._AssetHandOffPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var assetRestockPayloadImplementors = []string{"AssetRestockPayload"}
+
+func (ec *executionContext) _AssetRestockPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AssetRestockPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, assetRestockPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AssetRestockPayload")
+		case "asset":
+			out.Values[i] = ec._AssetRestockPayload_asset(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._AssetRestockPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var assetRetirePayloadImplementors = []string{"AssetRetirePayload"}
+
+func (ec *executionContext) _AssetRetirePayload(ctx context.Context, sel ast.SelectionSet, obj *model.AssetRetirePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, assetRetirePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AssetRetirePayload")
+		case "asset":
+			out.Values[i] = ec._AssetRetirePayload_asset(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._AssetRetirePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var assetReturnImplementors = []string{"AssetReturn", "Node"}
+
+func (ec *executionContext) _AssetReturn(ctx context.Context, sel ast.SelectionSet, obj *domain.Return) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, assetReturnImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AssetReturn")
+		case "id":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AssetReturn_id(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "asset":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AssetReturn_asset(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "event":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AssetReturn_event(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "from":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AssetReturn_from(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "receivedBy":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AssetReturn_receivedBy(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "location":
+			out.Values[i] = ec._AssetReturn_location(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "condition":
+			out.Values[i] = ec._AssetReturn_condition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AssetReturn_note(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "signature":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AssetReturn_signature(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "parcel":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AssetReturn_parcel(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "offboardingCase":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AssetReturn_offboardingCase(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "unmatched":
+			out.Values[i] = ec._AssetReturn_unmatched(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deviceTime":
+			out.Values[i] = ec._AssetReturn_deviceTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "recordedAt":
+			out.Values[i] = ec._AssetReturn_recordedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var assetReturnConnectionImplementors = []string{"AssetReturnConnection"}
+
+func (ec *executionContext) _AssetReturnConnection(ctx context.Context, sel ast.SelectionSet, obj *model.AssetReturnConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, assetReturnConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AssetReturnConnection")
+		case "edges":
+			out.Values[i] = ec._AssetReturnConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._AssetReturnConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var assetReturnEdgeImplementors = []string{"AssetReturnEdge"}
+
+func (ec *executionContext) _AssetReturnEdge(ctx context.Context, sel ast.SelectionSet, obj *model.AssetReturnEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, assetReturnEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AssetReturnEdge")
+		case "cursor":
+			out.Values[i] = ec._AssetReturnEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._AssetReturnEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var assetReturnReceivePayloadImplementors = []string{"AssetReturnReceivePayload"}
+
+func (ec *executionContext) _AssetReturnReceivePayload(ctx context.Context, sel ast.SelectionSet, obj *model.AssetReturnReceivePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, assetReturnReceivePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AssetReturnReceivePayload")
+		case "assetReturn":
+			out.Values[i] = ec._AssetReturnReceivePayload_assetReturn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "asset":
+			out.Values[i] = ec._AssetReturnReceivePayload_asset(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "offboardingCase":
+			out.Values[i] = ec._AssetReturnReceivePayload_offboardingCase(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._AssetReturnReceivePayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12673,6 +17349,44 @@ func (ec *executionContext) _CustodyEvent(ctx context.Context, sel ast.Selection
 					}
 				}()
 				res = ec._CustodyEvent_parcel(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "offboardingCase":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._CustodyEvent_offboardingCase(ctx, field, obj)
 				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -13448,6 +18162,851 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "offboardingCaseOpen":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_offboardingCaseOpen(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "offboardingItemWriteOff":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_offboardingItemWriteOff(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assetReturnReceive":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_assetReturnReceive(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assetRestock":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_assetRestock(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assetRetire":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_assetRetire(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var offboardingCaseImplementors = []string{"OffboardingCase", "Node"}
+
+func (ec *executionContext) _OffboardingCase(ctx context.Context, sel ast.SelectionSet, obj *domain.OffboardingCase) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, offboardingCaseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OffboardingCase")
+		case "id":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OffboardingCase_id(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "person":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OffboardingCase_person(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "lastDay":
+			out.Values[i] = ec._OffboardingCase_lastDay(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dueDate":
+			out.Values[i] = ec._OffboardingCase_dueDate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OffboardingCase_note(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "status":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OffboardingCase_status(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "openedBy":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OffboardingCase_openedBy(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "openedAt":
+			out.Values[i] = ec._OffboardingCase_openedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completedAt":
+			out.Values[i] = ec._OffboardingCase_completedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "items":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OffboardingCase_items(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "outstandingCount":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OffboardingCase_outstandingCount(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var offboardingCaseConnectionImplementors = []string{"OffboardingCaseConnection"}
+
+func (ec *executionContext) _OffboardingCaseConnection(ctx context.Context, sel ast.SelectionSet, obj *model.OffboardingCaseConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, offboardingCaseConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OffboardingCaseConnection")
+		case "edges":
+			out.Values[i] = ec._OffboardingCaseConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._OffboardingCaseConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var offboardingCaseEdgeImplementors = []string{"OffboardingCaseEdge"}
+
+func (ec *executionContext) _OffboardingCaseEdge(ctx context.Context, sel ast.SelectionSet, obj *model.OffboardingCaseEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, offboardingCaseEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OffboardingCaseEdge")
+		case "cursor":
+			out.Values[i] = ec._OffboardingCaseEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._OffboardingCaseEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var offboardingCaseItemImplementors = []string{"OffboardingCaseItem"}
+
+func (ec *executionContext) _OffboardingCaseItem(ctx context.Context, sel ast.SelectionSet, obj *domain.CaseItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, offboardingCaseItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OffboardingCaseItem")
+		case "asset":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OffboardingCaseItem_asset(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "expected":
+			out.Values[i] = ec._OffboardingCaseItem_expected(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._OffboardingCaseItem_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "addedAt":
+			out.Values[i] = ec._OffboardingCaseItem_addedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "return":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OffboardingCaseItem_return(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "writeOff":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OffboardingCaseItem_writeOff(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "writeOffReason":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OffboardingCaseItem_writeOffReason(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "approvedBy":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OffboardingCaseItem_approvedBy(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "event":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OffboardingCaseItem_event(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "resolvedAt":
+			out.Values[i] = ec._OffboardingCaseItem_resolvedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resolvedBy":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OffboardingCaseItem_resolvedBy(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var offboardingCaseOpenPayloadImplementors = []string{"OffboardingCaseOpenPayload"}
+
+func (ec *executionContext) _OffboardingCaseOpenPayload(ctx context.Context, sel ast.SelectionSet, obj *model.OffboardingCaseOpenPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, offboardingCaseOpenPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OffboardingCaseOpenPayload")
+		case "offboardingCase":
+			out.Values[i] = ec._OffboardingCaseOpenPayload_offboardingCase(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._OffboardingCaseOpenPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var offboardingItemWriteOffPayloadImplementors = []string{"OffboardingItemWriteOffPayload"}
+
+func (ec *executionContext) _OffboardingItemWriteOffPayload(ctx context.Context, sel ast.SelectionSet, obj *model.OffboardingItemWriteOffPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, offboardingItemWriteOffPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OffboardingItemWriteOffPayload")
+		case "offboardingCase":
+			out.Values[i] = ec._OffboardingItemWriteOffPayload_offboardingCase(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._OffboardingItemWriteOffPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13587,6 +19146,44 @@ func (ec *executionContext) _Parcel(ctx context.Context, sel ast.SelectionSet, o
 					}
 				}()
 				res = ec._Parcel_recipient(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "returnCase":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Parcel_returnCase(ctx, field, obj)
 				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -14603,6 +20200,94 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "offboardingCase":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_offboardingCase(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "offboardingCases":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_offboardingCases(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "assetReturn":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_assetReturn(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "assetReturns":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_assetReturns(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -15210,6 +20895,26 @@ func (ec *executionContext) _SigningKey(ctx context.Context, sel ast.SelectionSe
 	})
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "custodyEvents":
+		return ec._Subscription_custodyEvents(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var tenantImplementors = []string{"Tenant"}
@@ -15939,6 +21644,97 @@ func (ec *executionContext) unmarshalNAssetInput2ᚖgithubᚗcomᚋcustodyᚑdev
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNAssetRestockInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetRestockInput(ctx context.Context, v any) (model.AssetRestockInput, error) {
+	res, err := ec.unmarshalInputAssetRestockInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAssetRestockPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetRestockPayload(ctx context.Context, sel ast.SelectionSet, v *model.AssetRestockPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AssetRestockPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAssetRetireInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetRetireInput(ctx context.Context, v any) (model.AssetRetireInput, error) {
+	res, err := ec.unmarshalInputAssetRetireInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAssetRetirePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetRetirePayload(ctx context.Context, sel ast.SelectionSet, v *model.AssetRetirePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AssetRetirePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAssetReturn2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReturn(ctx context.Context, sel ast.SelectionSet, v *domain.Return) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AssetReturn(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAssetReturnConnection2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetReturnConnection(ctx context.Context, sel ast.SelectionSet, v *model.AssetReturnConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AssetReturnConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAssetReturnEdge2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetReturnEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AssetReturnEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAssetReturnEdge2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetReturnEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAssetReturnEdge2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetReturnEdge(ctx context.Context, sel ast.SelectionSet, v *model.AssetReturnEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AssetReturnEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAssetReturnReceiveInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetReturnReceiveInput(ctx context.Context, v any) (model.AssetReturnReceiveInput, error) {
+	res, err := ec.unmarshalInputAssetReturnReceiveInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAssetReturnReceivePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetReturnReceivePayload(ctx context.Context, sel ast.SelectionSet, v *model.AssetReturnReceivePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AssetReturnReceivePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNAssetState2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐAssetState(ctx context.Context, v any) (domain.AssetState, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := domain.AssetState(tmp)
@@ -16133,6 +21929,22 @@ func (ec *executionContext) marshalNCustodyEventType2githubᚗcomᚋcustodyᚑde
 	return res
 }
 
+func (ec *executionContext) unmarshalNDate2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
+	res, err := model.UnmarshalDate(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDate2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalDate(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNDateTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := model.UnmarshalDateTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -16311,6 +22123,142 @@ func (ec *executionContext) marshalNMemberKind2githubᚗcomᚋcustodyᚑdevᚋcu
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNOffboardingCase2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOffboardingCase(ctx context.Context, sel ast.SelectionSet, v *domain.OffboardingCase) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._OffboardingCase(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOffboardingCaseConnection2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingCaseConnection(ctx context.Context, sel ast.SelectionSet, v *model.OffboardingCaseConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._OffboardingCaseConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOffboardingCaseEdge2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingCaseEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.OffboardingCaseEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOffboardingCaseEdge2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingCaseEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNOffboardingCaseEdge2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingCaseEdge(ctx context.Context, sel ast.SelectionSet, v *model.OffboardingCaseEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._OffboardingCaseEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOffboardingCaseItem2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.CaseItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOffboardingCaseItem2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNOffboardingCaseItem2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseItem(ctx context.Context, sel ast.SelectionSet, v *domain.CaseItem) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._OffboardingCaseItem(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNOffboardingCaseOpenInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingCaseOpenInput(ctx context.Context, v any) (model.OffboardingCaseOpenInput, error) {
+	res, err := ec.unmarshalInputOffboardingCaseOpenInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOffboardingCaseOpenPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingCaseOpenPayload(ctx context.Context, sel ast.SelectionSet, v *model.OffboardingCaseOpenPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._OffboardingCaseOpenPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNOffboardingCaseStatus2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseStatus(ctx context.Context, v any) (domain.CaseStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.CaseStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOffboardingCaseStatus2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseStatus(ctx context.Context, sel ast.SelectionSet, v domain.CaseStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNOffboardingItemStatus2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseItemStatus(ctx context.Context, v any) (domain.CaseItemStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.CaseItemStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOffboardingItemStatus2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseItemStatus(ctx context.Context, sel ast.SelectionSet, v domain.CaseItemStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNOffboardingItemWriteOffInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingItemWriteOffInput(ctx context.Context, v any) (model.OffboardingItemWriteOffInput, error) {
+	res, err := ec.unmarshalInputOffboardingItemWriteOffInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOffboardingItemWriteOffPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingItemWriteOffPayload(ctx context.Context, sel ast.SelectionSet, v *model.OffboardingItemWriteOffPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._OffboardingItemWriteOffPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
@@ -16522,6 +22470,23 @@ func (ec *executionContext) marshalNRecipientNotifyPayload2ᚖgithubᚗcomᚋcus
 		return graphql.Null
 	}
 	return ec._RecipientNotifyPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReturnCondition2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReturnCondition(ctx context.Context, v any) (domain.ReturnCondition, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.ReturnCondition(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReturnCondition2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReturnCondition(ctx context.Context, sel ast.SelectionSet, v domain.ReturnCondition) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNRole2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐRole(ctx context.Context, v any) (domain.Role, error) {
@@ -16766,6 +22731,23 @@ func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋcustodyᚑdevᚋcus
 	return ec._Viewer(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNWriteOffKind2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐWriteOffKind(ctx context.Context, v any) (domain.WriteOffKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.WriteOffKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWriteOffKind2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐWriteOffKind(ctx context.Context, sel ast.SelectionSet, v domain.WriteOffKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
 	return ec.___Directive(ctx, sel, &v)
 }
@@ -16940,6 +22922,21 @@ func (ec *executionContext) unmarshalOAssetFilter2ᚖgithubᚗcomᚋcustodyᚑde
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOAssetReturn2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReturn(ctx context.Context, sel ast.SelectionSet, v *domain.Return) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AssetReturn(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOAssetReturnFilter2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetReturnFilter(ctx context.Context, v any) (*model.AssetReturnFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAssetReturnFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOAssetState2ᚕgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐAssetStateᚄ(ctx context.Context, v any) ([]domain.AssetState, error) {
 	if v == nil {
 		return nil, nil
@@ -17037,6 +23034,50 @@ func (ec *executionContext) marshalOCustodyEvent2ᚖgithubᚗcomᚋcustodyᚑdev
 		return graphql.Null
 	}
 	return ec._CustodyEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCustodyEventStreamFilter2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCustodyEventStreamFilter(ctx context.Context, v any) (*model.CustodyEventStreamFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCustodyEventStreamFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOCustodyEventType2ᚕgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐEventTypeᚄ(ctx context.Context, v any) ([]domain.EventType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]domain.EventType, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCustodyEventType2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐEventType(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCustodyEventType2ᚕgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐEventTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []domain.EventType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCustodyEventType2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐEventType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalODateTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
@@ -17178,6 +23219,59 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋcustodyᚑdevᚋcustody�
 	return ec._Node(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOOffboardingCase2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOffboardingCase(ctx context.Context, sel ast.SelectionSet, v *domain.OffboardingCase) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OffboardingCase(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOOffboardingCaseFilter2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐOffboardingCaseFilter(ctx context.Context, v any) (*model.OffboardingCaseFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputOffboardingCaseFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOOffboardingCaseStatus2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseStatus(ctx context.Context, v any) (*domain.CaseStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.CaseStatus(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOffboardingCaseStatus2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseStatus(ctx context.Context, sel ast.SelectionSet, v *domain.CaseStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) unmarshalOOffboardingItemStatus2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseItemStatus(ctx context.Context, v any) (*domain.CaseItemStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.CaseItemStatus(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOffboardingItemStatus2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCaseItemStatus(ctx context.Context, sel ast.SelectionSet, v *domain.CaseItemStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
 func (ec *executionContext) marshalOParcel2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐParcel(ctx context.Context, sel ast.SelectionSet, v *domain.Parcel) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -17260,6 +23354,14 @@ func (ec *executionContext) marshalOSignature2ᚖgithubᚗcomᚋcustodyᚑdevᚋ
 	return ec._Signature(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOSignatureInput2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSignatureInput(ctx context.Context, v any) (*model.SignatureInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSignatureInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOSigningKey2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSigningKey(ctx context.Context, sel ast.SelectionSet, v *domain.SigningKey) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -17317,6 +23419,25 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalString(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOWriteOffKind2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐWriteOffKind(ctx context.Context, v any) (*domain.WriteOffKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.WriteOffKind(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOWriteOffKind2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐWriteOffKind(ctx context.Context, sel ast.SelectionSet, v *domain.WriteOffKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
 	return res
 }
 

@@ -84,6 +84,106 @@ type AssetInput struct {
 	Condition *string `json:"condition,omitempty"`
 }
 
+// Puts a returned asset back in stock.
+type AssetRestockInput struct {
+	// The global id of a RETURN_RECEIVED asset.
+	AssetID string `json:"assetId"`
+	// Where it is kept; defaults to where it was received.
+	Location *string `json:"location,omitempty"`
+	// A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// The result of `assetRestock`.
+type AssetRestockPayload struct {
+	// The asset, now IN_STOCK, or null when `userErrors` is not empty.
+	Asset *domain.Asset `json:"asset,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// Decommissions an asset.
+type AssetRetireInput struct {
+	// The global id of the asset.
+	AssetID string `json:"assetId"`
+	// Why it is retired.
+	Reason string `json:"reason"`
+	// Where it is kept until pickup; defaults to where it is.
+	Location *string `json:"location,omitempty"`
+	// A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// The result of `assetRetire`.
+type AssetRetirePayload struct {
+	// The asset, now RETIRED, or null when `userErrors` is not empty.
+	Asset *domain.Asset `json:"asset,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// A page of returns.
+type AssetReturnConnection struct {
+	// The returns of this page, each with its cursor.
+	Edges []*AssetReturnEdge `json:"edges"`
+	// Where this page stands in the list.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// A return in a list.
+type AssetReturnEdge struct {
+	// An opaque cursor: pass it as `after` to continue after this return.
+	Cursor string `json:"cursor"`
+	// The return.
+	Node *domain.Return `json:"node"`
+}
+
+// Narrows `Query.assetReturns`.
+type AssetReturnFilter struct {
+	// Only returns that counted toward this case (global id).
+	CaseID *string `json:"caseId,omitempty"`
+	// Only returns of this asset (global id).
+	AssetID *string `json:"assetId,omitempty"`
+	// Only flagged returns: those no open off-boarding case expected.
+	UnmatchedOnly *bool `json:"unmatchedOnly,omitempty"`
+}
+
+// An asset scanned back into custody.
+type AssetReturnReceiveInput struct {
+	// The manufacturer serial as scanned; give it, the asset tag, or both (then they must name the same asset).
+	Serial *string `json:"serial,omitempty"`
+	// The company asset tag as scanned.
+	AssetTag *string `json:"assetTag,omitempty"`
+	// The global id of the person handing it back; defaults to the recorded holder.
+	FromPersonID *string `json:"fromPersonId,omitempty"`
+	// Where it is received.
+	Location string `json:"location"`
+	// The condition it came back in.
+	Condition domain.ReturnCondition `json:"condition"`
+	// A free-text note (damage, missing charger).
+	Note *string `json:"note,omitempty"`
+	// The returning person's signature, when one is captured.
+	Signature *SignatureInput `json:"signature,omitempty"`
+	// The global id of the return parcel it arrived in (see `parcelReceive`'s `returnCaseId`).
+	ParcelID *string `json:"parcelId,omitempty"`
+	// The time the scanning device reported, kept as evidence beside the server time.
+	DeviceTime *time.Time `json:"deviceTime,omitempty"`
+	// A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// The result of `assetReturnReceive`.
+type AssetReturnReceivePayload struct {
+	// The return recorded, or null when `userErrors` is not empty.
+	AssetReturn *domain.Return `json:"assetReturn,omitempty"`
+	// The asset, now RETURN_RECEIVED.
+	Asset *domain.Asset `json:"asset,omitempty"`
+	// The case the return counted toward, if any. Requires the right to see off-boarding cases.
+	OffboardingCase *domain.OffboardingCase `json:"offboardingCase,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
 // A page of checkpoints.
 type CheckpointConnection struct {
 	// The checkpoints of this page.
@@ -136,6 +236,16 @@ type CustodyEventEdge struct {
 	Node *domain.CustodyEvent `json:"node"`
 }
 
+// Narrows `Subscription.custodyEvents`.
+type CustodyEventStreamFilter struct {
+	// Only events of these types.
+	Types []domain.EventType `json:"types,omitempty"`
+	// Only events of this off-boarding case (global id).
+	CaseID *string `json:"caseId,omitempty"`
+	// Only events of this asset (global id).
+	AssetID *string `json:"assetId,omitempty"`
+}
+
 // A named fact of a custody event.
 type KeyValue struct {
 	// The fact's name.
@@ -185,6 +295,76 @@ type LedgerKeyRotatePayload struct {
 type Mutation struct {
 }
 
+// A page of off-boarding cases.
+type OffboardingCaseConnection struct {
+	// The cases of this page, each with its cursor.
+	Edges []*OffboardingCaseEdge `json:"edges"`
+	// Where this page stands in the list.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// An off-boarding case in a list.
+type OffboardingCaseEdge struct {
+	// An opaque cursor: pass it as `after` to continue after this case.
+	Cursor string `json:"cursor"`
+	// The case.
+	Node *domain.OffboardingCase `json:"node"`
+}
+
+// Narrows `Query.offboardingCases`.
+type OffboardingCaseFilter struct {
+	// Only cases with this status (OVERDUE: open and past the due date).
+	Status *domain.CaseStatus `json:"status,omitempty"`
+	// Only the cases of this person (global id).
+	PersonID *string `json:"personId,omitempty"`
+}
+
+// Opens an off-boarding case.
+type OffboardingCaseOpenInput struct {
+	// The global id of the departing employee.
+	PersonID string `json:"personId"`
+	// Their last working day.
+	LastDay time.Time `json:"lastDay"`
+	// When everything must be back (not before the last day).
+	DueDate time.Time `json:"dueDate"`
+	// A free-text note.
+	Note *string `json:"note,omitempty"`
+	// A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// The result of `offboardingCaseOpen`.
+type OffboardingCaseOpenPayload struct {
+	// The case opened, or null when `userErrors` is not empty.
+	OffboardingCase *domain.OffboardingCase `json:"offboardingCase,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// Writes off an outstanding item.
+type OffboardingItemWriteOffInput struct {
+	// The global id of the open case.
+	CaseID string `json:"caseId"`
+	// The global id of the item's asset.
+	AssetID string `json:"assetId"`
+	// LOST, or KEPT_WITH_APPROVAL.
+	Kind domain.WriteOffKind `json:"kind"`
+	// Why.
+	Reason string `json:"reason"`
+	// Who approved keeping it (required for KEPT_WITH_APPROVAL).
+	ApprovedBy *string `json:"approvedBy,omitempty"`
+	// A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// The result of `offboardingItemWriteOff`.
+type OffboardingItemWriteOffPayload struct {
+	// The case after the write-off, or null when `userErrors` is not empty.
+	OffboardingCase *domain.OffboardingCase `json:"offboardingCase,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
 // Where a page stands in its list.
 type PageInfo struct {
 	// Whether more items follow this page.
@@ -225,8 +405,13 @@ type ParcelReceiveInput struct {
 	TrackingNumber string `json:"trackingNumber"`
 	// The sender or vendor.
 	Sender string `json:"sender"`
-	// The global id of the person the parcel is addressed to; they must not have left the company.
-	RecipientID string `json:"recipientId"`
+	// The global id of the person the parcel is addressed to; they must not have
+	// left the company. Required unless the parcel is a return (`returnCaseId`).
+	RecipientID *string `json:"recipientId,omitempty"`
+	// For a parcel a departing employee shipped back: the global id of their OPEN
+	// off-boarding case. The parcel then has no recipient; its assets are scanned
+	// in with `assetReturnReceive` giving this parcel.
+	ReturnCaseID *string `json:"returnCaseId,omitempty"`
 	// Where the parcel is received.
 	Location string `json:"location"`
 	// A free-text note.
@@ -401,6 +586,12 @@ type SignatureInput struct {
 	DeviceID *string `json:"deviceId,omitempty"`
 	// The time the capturing device reported.
 	DeviceTime *time.Time `json:"deviceTime,omitempty"`
+}
+
+// Live streams over WebSocket (protocol graphql-transport-ws, on the GraphQL
+// endpoint; authenticate in `connection_init` with
+// `{"authorization": "Bearer <token>"}`).
+type Subscription struct {
 }
 
 // The authenticated caller.

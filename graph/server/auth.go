@@ -1,9 +1,15 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
+
+	"github.com/custody-dev/custody/graph/wstransport"
 
 	"github.com/custody-dev/custody/domain"
 	"github.com/custody-dev/custody/tenancy"
@@ -21,50 +27,146 @@ const (
 // authenticate resolves the bearer token to a principal and puts it, with the
 // caller's connection facts, into the request context. It is the only place
 // a tenant enters a request: anything the client sends elsewhere is ignored.
+// A WebSocket upgrade passes through unauthenticated: browsers cannot set
+// headers on it, so the subscription transport authenticates the
+// connection_init message instead (webSocketAuth), with the same tokens.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebSocketUpgrade(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		token, msg := bearerToken(r.Header.Get("Authorization"))
 		if msg != "" {
 			unauthenticated(w, msg, token != "")
 			return
 		}
-		tenantID, hash, err := tenancy.ParseToken(token)
-		if err != nil {
-			unauthenticated(w, msgMalformedToken, true)
-			return
-		}
-		cred, err := s.auth.Authenticate(r.Context(), tenantID, hash)
+		p, msg, err := resolveToken(r.Context(), s.auth, token)
 		switch {
-		case errors.Is(err, domain.ErrUnauthenticated):
-			unauthenticated(w, msgInvalidToken, true)
-			return
 		case err != nil:
 			s.log.ErrorContext(r.Context(), "authenticate bearer token", "err", err)
 			writeError(w, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE",
 				"authentication is temporarily unavailable")
 			return
+		case msg != "":
+			unauthenticated(w, msg, true)
+			return
 		}
-
-		roles := make([]string, len(cred.Member.Roles))
-		for i, role := range cred.Member.Roles {
-			roles[i] = string(role)
-		}
-		infoFrom(r.Context()).tenantID = cred.Tenant.ID
-		ctx := tenancy.WithPrincipal(r.Context(), tenancy.Principal{
-			TenantID:   cred.Tenant.ID,
-			TenantSlug: cred.Tenant.Slug,
-			TenantName: cred.Tenant.Name,
-			MemberID:   cred.Member.ID,
-			MemberName: cred.Member.Name,
-			Roles:      roles,
-			TokenID:    cred.TokenID,
-		})
-		ctx = tenancy.WithClientInfo(ctx, tenancy.ClientInfo{
-			IPAddress: clientIP(r, s.proxies),
-			UserAgent: r.UserAgent(),
-		})
-		next.ServeHTTP(w, r.WithContext(ctx))
+		infoFrom(r.Context()).tenantID = p.TenantID
+		next.ServeHTTP(w, r.WithContext(s.withCaller(r, p)))
 	})
+}
+
+// resolveToken resolves a bearer token to its principal. refusal says why a
+// token is refused; err is a fault (the database is down), not a refusal.
+func resolveToken(ctx context.Context, auth Authenticator, token string) (p tenancy.Principal, refusal string, err error) {
+	tenantID, hash, err := tenancy.ParseToken(token)
+	if err != nil {
+		return p, msgMalformedToken, nil
+	}
+	cred, err := auth.Authenticate(ctx, tenantID, hash)
+	switch {
+	case errors.Is(err, domain.ErrUnauthenticated):
+		return p, msgInvalidToken, nil
+	case err != nil:
+		return p, "", fmt.Errorf("authenticate: %w", err)
+	}
+	roles := make([]string, len(cred.Member.Roles))
+	for i, role := range cred.Member.Roles {
+		roles[i] = string(role)
+	}
+	return tenancy.Principal{
+		TenantID:   cred.Tenant.ID,
+		TenantSlug: cred.Tenant.Slug,
+		TenantName: cred.Tenant.Name,
+		MemberID:   cred.Member.ID,
+		MemberName: cred.Member.Name,
+		Roles:      roles,
+		TokenID:    cred.TokenID,
+	}, "", nil
+}
+
+// withCaller returns r's context carrying the principal and the caller's
+// connection facts (IP address, user agent), which signatures record.
+func (s *Server) withCaller(r *http.Request, p tenancy.Principal) context.Context {
+	return callerContext(r.Context(), r, p, s.proxies)
+}
+
+// callerContext returns ctx carrying p and r's connection facts.
+func callerContext(ctx context.Context, r *http.Request, p tenancy.Principal, proxies []netip.Prefix) context.Context {
+	return tenancy.WithClientInfo(tenancy.WithPrincipal(ctx, p), tenancy.ClientInfo{
+		IPAddress: clientIP(r, proxies),
+		UserAgent: r.UserAgent(),
+	})
+}
+
+// errWebSocketRefused is the cause of a refused WebSocket connection; the
+// transport closes it with 4403 Forbidden.
+var errWebSocketRefused = errors.New("invalid, revoked or missing bearer token")
+
+// WebSocketAuthenticator authenticates subscription connections (see
+// wstransport.Authenticator) from the connection_init payload
+// ({"authorization": "Bearer <token>"}, or {"token": "<token>"}) or, for
+// server-side clients that can set headers, the upgrade request's
+// Authorization header. The check it returns re-resolves the token while the
+// connection lives, so a revoked token ends it.
+func WebSocketAuthenticator(auth Authenticator, proxies []netip.Prefix, log *slog.Logger) wstransport.Authenticator {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return func(ctx context.Context, r *http.Request, payload map[string]any) (context.Context, func(context.Context) error, error) {
+		header := r.Header.Get("Authorization")
+		for _, key := range []string{"authorization", "Authorization"} {
+			if v, ok := payload[key].(string); ok && v != "" {
+				header = v
+			}
+		}
+		if v, ok := payload["token"].(string); ok && v != "" {
+			header = "Bearer " + v
+		}
+		token, msg := bearerToken(header)
+		if msg != "" {
+			return nil, nil, errWebSocketRefused
+		}
+		p, msg, err := resolveToken(ctx, auth, token)
+		if err != nil {
+			return nil, nil, err
+		}
+		if msg != "" {
+			return nil, nil, errWebSocketRefused
+		}
+		infoFrom(r.Context()).tenantID = p.TenantID
+		recheck := func(ctx context.Context) error {
+			current, msg, err := resolveToken(ctx, auth, token)
+			switch {
+			case err != nil:
+				// A database blip must not drop every live subscription.
+				log.WarnContext(ctx, "recheck subscription token", "err", err)
+				return nil
+			case msg != "" || current.MemberID != p.MemberID:
+				return errWebSocketRefused
+			}
+			return nil
+		}
+		return callerContext(ctx, r, p, proxies), recheck, nil
+	}
+}
+
+// isWebSocketUpgrade reports whether r asks to switch to the WebSocket protocol.
+func isWebSocketUpgrade(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+// headerHasToken reports whether a comma-separated header lists token.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, part := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // bearerToken extracts the token of an Authorization header. It returns a
