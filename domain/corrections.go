@@ -41,8 +41,8 @@ func (s *Service) CorrectEvent(ctx context.Context, in CorrectionInput) (*Custod
 	sort.Strings(keys)
 	for _, k := range keys {
 		key := strings.TrimSpace(k)
-		if key == "" || len(key) > 100 || key == "corrects" || key == "reason" {
-			errs.Add(CodeInvalid, "fact names must be 1 to 100 characters and not corrects or reason", "input", "facts", k)
+		if key == "" || len(key) > 100 || key == "corrects" || key == "reason" || key == "case" {
+			errs.Add(CodeInvalid, "fact names must be 1 to 100 characters and not corrects, reason or case", "input", "facts", k)
 			continue
 		}
 		details[key] = text(&errs, in.Facts[k], false, 2000, "input", "facts", k)
@@ -60,6 +60,11 @@ func (s *Service) CorrectEvent(ctx context.Context, in CorrectionInput) (*Custod
 			}
 			details["corrects"] = orig.ID
 			details["reason"] = reason
+			if c := orig.Details["case"]; c != "" {
+				// A correction of an off-boarding event belongs to its case,
+				// so those who follow the case hear it.
+				details["case"] = c
+			}
 			e := &CustodyEvent{TenantID: orig.TenantID, AssetID: orig.AssetID, ParcelID: orig.ParcelID,
 				Type: EventCorrection, FromCustodian: orig.ToCustodian, ToCustodian: orig.ToCustodian,
 				ActorID: who.MemberID, Location: orig.Location, RecordedAt: s.timestamp(), Details: details}

@@ -329,6 +329,8 @@ func (s *Service) Follow(ctx context.Context, f FollowFilter) (<-chan *CustodyEv
 	if err != nil {
 		return nil, fmt.Errorf("follow custody log: %w", err)
 	}
+	// A shared feed's head can lag a commit the caller has already seen.
+	s.feed.catchUp(ctx, tenantID, tf)
 	last := tf.last()
 	if f.After != nil {
 		if *f.After > last {

@@ -246,8 +246,9 @@ func (s *Service) WriteOffItem(ctx context.Context, in WriteOffInput) (*Offboard
 			details := map[string]string{"case": c.ID, "reason": reason, "writeOff": string(in.Kind)}
 			var m Message
 			if in.Kind == WriteOffLost {
+				// Liability stays recorded with the holder; the place is unknown.
 				m, err = s.transition(tx, a, EventReportedLost, transitionFacts{actorID: who.MemberID, at: now,
-					location: a.Custodian.Ref, custodian: a.Custodian, personID: c.PersonID, details: details}, "input", "assetId")
+					custodian: a.Custodian, personID: c.PersonID, details: details}, "input", "assetId")
 			} else {
 				details["approvedBy"] = approvedBy
 				m, err = s.annotate(tx, a, EventRetentionApproved, who.MemberID, now, c.PersonID, details)
@@ -353,19 +354,25 @@ func (s *Service) Cases(ctx context.Context, status CaseStatus, personID string,
 	switch status {
 	case "":
 	case CaseStatusOpen:
-		f.State = CaseOpen
+		today := s.today()
+		f.State, f.DueFrom = CaseOpen, &today
 	case CaseStatusCompleted:
 		f.State = CaseCompleted
 	case CaseStatusOverdue:
-		today := s.now().UTC()
-		cutoff := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)
-		f.State, f.DueBefore = CaseOpen, &cutoff
+		today := s.today()
+		f.State, f.DueBefore = CaseOpen, &today
 	default:
 		return Page[*OffboardingCase]{}, &ArgumentError{Argument: "status", Message: "unknown case status"}
 	}
 	return list(ctx, s.store, "off-boarding cases", first, after, func(tx Tx, p PageRequest) ([]*OffboardingCase, error) {
 		return tx.ListCases(f, p)
 	})
+}
+
+// today is the current calendar date (UTC) at the service's clock.
+func (s *Service) today() time.Time {
+	now := s.now().UTC()
+	return time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 }
 
 // CaseStatus returns c's status at the service's clock.

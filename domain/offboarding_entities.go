@@ -159,6 +159,9 @@ type CaseFilter struct {
 	// DueBefore keeps only cases due strictly before this date (with State
 	// CaseOpen: the overdue ones).
 	DueBefore *time.Time
+	// DueFrom keeps only cases due on or after this date (with State
+	// CaseOpen: the open ones not yet overdue).
+	DueFrom *time.Time
 }
 
 // ReturnFilter narrows ListReturns.

@@ -84,6 +84,9 @@ func (s *Service) ReturnAsset(ctx context.Context, in ReturnInput) (*ReturnResul
 			if err != nil {
 				return nil, err
 			}
+			if _, err := Next(a.State, EventReturnReceived); err != nil {
+				return nil, userError(CodeIllegalTransition, err.Error(), "input", "serial")
+			}
 			holderID := a.HolderID()
 			if fromID == "" {
 				fromID = holderID
@@ -211,17 +214,9 @@ func findScanned(tx Tx, serial, tag string) (*Asset, error) {
 }
 
 // matchCase finds, and locks, the open case a return counts toward: the
-// return parcel's, else the holder's, else that of the person returning it.
+// holder's (the custody record says who must give it back), else that of the
+// person returning it, else the return parcel's.
 func matchCase(tx Tx, parcel *Parcel, holderID, fromID string) (*OffboardingCase, error) {
-	if parcel != nil {
-		c, err := tx.LockCase(parcel.ReturnCaseID)
-		if err != nil {
-			return nil, fmt.Errorf("load return parcel's case: %w", err)
-		}
-		if c.State == CaseOpen {
-			return c, nil
-		}
-	}
 	for _, person := range []string{holderID, fromID} {
 		if person == "" {
 			continue
@@ -232,6 +227,15 @@ func matchCase(tx Tx, parcel *Parcel, holderID, fromID string) (*OffboardingCase
 		}
 		if !errors.Is(err, ErrNotFound) {
 			return nil, fmt.Errorf("look up open case: %w", err)
+		}
+	}
+	if parcel != nil {
+		c, err := tx.LockCase(parcel.ReturnCaseID)
+		if err != nil {
+			return nil, fmt.Errorf("load return parcel's case: %w", err)
+		}
+		if c.State == CaseOpen {
+			return c, nil
 		}
 	}
 	return nil, nil
@@ -249,6 +253,9 @@ func (s *Service) countReturn(tx Tx, c *OffboardingCase, r *Return, actorID stri
 		item = &CaseItem{CaseID: c.ID, AssetID: r.AssetID, Expected: false, AddedAt: at}
 	}
 	item.Status, item.ReturnID, item.EventID = ItemReturned, r.ID, r.EventID
+	// Written off, then back after all: the log keeps the write-off; the
+	// item says where things stand now.
+	item.WriteOff, item.WriteOffReason, item.ApprovedBy = "", "", ""
 	item.ResolvedAt, item.ResolvedByID = &at, actorID
 	if err := tx.PutCaseItem(item); err != nil {
 		return nil, fmt.Errorf("mark case item returned: %w", err)

@@ -147,6 +147,12 @@ func (o observer) InterceptResponse(ctx context.Context, next graphql.ResponseHa
 	name, start := "anonymous", time.Now()
 	if graphql.HasOperationContext(ctx) {
 		oc := graphql.GetOperationContext(ctx)
+		if oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
+			// Each event of a stream is a response; its latency from the
+			// start of a subscription that lives for hours means nothing.
+			// The WebSocket transport's own metrics cover streams.
+			return resp
+		}
 		if !oc.Stats.OperationStart.IsZero() {
 			start = oc.Stats.OperationStart
 		}

@@ -142,8 +142,8 @@ func (t *txn) LockOpenCaseOf(personID string) (*domain.OffboardingCase, error) {
 		id, string(domain.CaseOpen))
 }
 
-// ListCases implements domain.Tx. DueBefore compares calendar dates: only
-// its date counts, as for stored dates.
+// ListCases implements domain.Tx. DueBefore and DueFrom compare calendar
+// dates: only their date counts, as for stored dates.
 func (t *txn) ListCases(f domain.CaseFilter, p domain.PageRequest) ([]*domain.OffboardingCase, error) {
 	q := t.scoped("offboarding_cases")
 	if f.State != "" {
@@ -158,6 +158,9 @@ func (t *txn) ListCases(f domain.CaseFilter, p domain.PageRequest) ([]*domain.Of
 	}
 	if f.DueBefore != nil {
 		q = q.Where("offboarding_cases.due_date < ?", newDate(*f.DueBefore))
+	}
+	if f.DueFrom != nil {
+		q = q.Where("offboarding_cases.due_date >= ?", newDate(*f.DueFrom))
 	}
 	q, err := page(q, "offboarding_cases", p)
 	if err != nil {

@@ -90,7 +90,9 @@ var operations = []operation{
 	{"assetRestock", `mutation($in: AssetRestockInput!) { assetRestock(input: $in) { asset { id } userErrors { code } } }`,
 		func(d delivered) map[string]any { return map[string]any{"in": map[string]any{"assetId": d.assets[0]}} }, itWriters},
 	{"assetRetire", `mutation($in: AssetRetireInput!) { assetRetire(input: $in) { asset { id } userErrors { code } } }`,
-		func(d delivered) map[string]any { return map[string]any{"in": map[string]any{"assetId": d.assets[0], "reason": "matrix"}} }, itWriters},
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"assetId": d.assets[0], "reason": "matrix"}}
+		}, itWriters},
 }
 
 // caseReaders may read off-boarding cases; itWriters restock and retire.

@@ -304,6 +304,7 @@ func TestOffboardingEdgeCases(t *testing.T) {
 
 		// Bad input: nothing written, a clear user error.
 		bTenant := e.deployed(t, e.b, "BX", 1)
+		held := e.deployed(t, e.a, "PX", 1)
 		for _, tc := range []struct {
 			name string
 			in   map[string]any
@@ -313,7 +314,8 @@ func TestOffboardingEdgeCases(t *testing.T) {
 			{"no identifier", map[string]any{"location": "Dock", "condition": "GOOD"}, "REQUIRED"},
 			{"no location", map[string]any{"serial": stray.serials[0], "location": " ", "condition": "GOOD"}, "REQUIRED"},
 			{"not deployed any more", map[string]any{"serial": stray.serials[0], "location": "Dock", "condition": "GOOD"}, "ILLEGAL_TRANSITION"},
-			{"a parcel that is no return", map[string]any{"serial": stray.serials[0], "location": "Dock", "condition": "GOOD", "parcelId": stray.parcel}, "INVALID"},
+			{"a parcel that is no return", map[string]any{"serial": held.serials[0], "location": "Dock", "condition": "GOOD", "parcelId": held.parcel}, "INVALID"},
+			{"serial and tag of two assets", map[string]any{"serial": held.serials[0], "assetTag": "TAG-" + stray.serials[0], "location": "Dock", "condition": "GOOD"}, "INVALID"},
 		} {
 			r := e.returnAsset(t, e.a, tc.in).AssetReturnReceive
 			if len(r.UserErrors) == 0 || r.UserErrors[0].Code != tc.code || r.AssetReturn != nil {
@@ -323,9 +325,14 @@ func TestOffboardingEdgeCases(t *testing.T) {
 		var bad struct {
 			OffboardingCaseOpen struct{ UserErrors []userError }
 		}
-		e.ok(t, hr, caseOpenDoc, map[string]any{"in": map[string]any{"personId": bTenant.person, "lastDay": "2026-11-30", "dueDate": "2026-11-01"}}, &bad)
-		if errs := bad.OffboardingCaseOpen.UserErrors; len(errs) != 2 {
-			t.Fatalf("case for another tenant's person, due before the last day: %+v", errs)
+		e.ok(t, hr, caseOpenDoc, map[string]any{"in": map[string]any{"personId": held.person, "lastDay": "2026-11-30", "dueDate": "2026-11-01"}}, &bad)
+		if errs := bad.OffboardingCaseOpen.UserErrors; len(errs) != 1 || errs[0].Code != "INVALID" || errs[0].Field[1] != "dueDate" {
+			t.Fatalf("due before the last day: %+v", errs)
+		}
+		bad.OffboardingCaseOpen.UserErrors = nil
+		e.ok(t, hr, caseOpenDoc, map[string]any{"in": map[string]any{"personId": bTenant.person, "lastDay": "2026-11-30", "dueDate": "2026-12-01"}}, &bad)
+		if errs := bad.OffboardingCaseOpen.UserErrors; len(errs) != 1 || errs[0].Code != "NOT_FOUND" {
+			t.Fatalf("case for another tenant's person: %+v", errs)
 		}
 		if r := e.do(t, hr, caseOpenDoc, map[string]any{"in": map[string]any{"personId": nobody, "lastDay": "30/11/2026", "dueDate": "2026-12-01"}}); !r.hasCode("BAD_USER_INPUT") {
 			t.Fatalf("malformed date: %s", r.raw)

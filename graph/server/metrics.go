@@ -117,3 +117,19 @@ func (m *Metrics) label(operation string) string {
 func (m *Metrics) observeHTTP(route string, status int) {
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 }
+
+// ObserveWebSockets exports the subscription transport's open connections
+// (custody_websocket_connections) and returns the function that counts each
+// closed connection by close code (custody_websocket_closed_total), for
+// wstransport.Transport.OnClose.
+func (m *Metrics) ObserveWebSockets(open func() int) func(code int) {
+	closed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "custody_websocket_closed_total",
+		Help: "Subscription WebSocket connections closed, by close code (1001 shutdown, 1013 slow consumer, 44xx protocol).",
+	}, []string{"code"})
+	m.registry.MustRegister(closed, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "custody_websocket_connections",
+		Help: "Subscription WebSocket connections open now.",
+	}, func() float64 { return float64(open()) }))
+	return func(code int) { closed.WithLabelValues(strconv.Itoa(code)).Inc() }
+}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/custody-dev/custody/authz"
@@ -20,6 +21,7 @@ import (
 	"github.com/custody-dev/custody/domain/eventbus"
 	"github.com/custody-dev/custody/domain/storage"
 	"github.com/custody-dev/custody/graph"
+	"github.com/custody-dev/custody/graph/wstransport"
 )
 
 // SQLiteFile is the embedded store's file name inside the data directory.
@@ -119,6 +121,8 @@ type Running struct {
 	Migrated []int64
 	// Server is the HTTP server.
 	Server *Server
+	// subscriptions is the WebSocket transport, closed first on shutdown.
+	subscriptions *wstransport.Transport
 
 	log             *slog.Logger
 	shutdownTimeout time.Duration
@@ -196,6 +200,11 @@ func Start(ctx context.Context, cfg StartConfig) (_ *Running, err error) {
 	cp = domain.NewCheckpointer(r.Service, interval)
 	r.closers = append(r.closers, runCheckpointer(cp))
 	r.Metrics = NewMetrics()
+	r.subscriptions = &wstransport.Transport{
+		Authenticate: WebSocketAuthenticator(r.Store, cfg.TrustedProxies, log),
+		Logger:       log,
+	}
+	r.subscriptions.OnClose = r.Metrics.ObserveWebSockets(r.subscriptions.Connections)
 	r.Server = New(Config{
 		GraphQL: graph.NewHandler(graph.Config{
 			Service:         r.Service,
@@ -205,6 +214,7 @@ func Start(ctx context.Context, cfg StartConfig) (_ *Running, err error) {
 			DepthLimit:      cfg.DepthLimit,
 			Observer:        r.Metrics,
 			Logger:          log,
+			Transports:      []graphql.Transport{r.subscriptions},
 		}),
 		Authenticator:  r.Store,
 		Ledger:         r.Service,
@@ -307,6 +317,12 @@ func (r *Running) Shutdown(ctx context.Context) error {
 		drainCtx, cancel := context.WithTimeout(ctx, r.shutdownTimeout)
 		defer cancel()
 		var errs []error
+		// Live streams never finish by themselves: close them first (1001,
+		// so clients reconnect elsewhere and resume from their cursor),
+		// then drain the ordinary requests.
+		if err := r.subscriptions.Shutdown(drainCtx); err != nil {
+			errs = append(errs, fmt.Errorf("close subscriptions: %w", err))
+		}
 		if err := r.Server.Shutdown(drainCtx); err != nil {
 			errs = append(errs, err)
 		}
