@@ -515,7 +515,7 @@ func TestReturnAsset(t *testing.T) {
 			{"unknown tag", domain.ReturnInput{AssetTag: "NO-SUCH-TAG"}, domain.CodeNotFound},
 			{"serial and tag of different assets", domain.ReturnInput{Serial: "CY-1", AssetTag: "CY-T2"}, domain.CodeInvalid},
 			{"not deployed", domain.ReturnInput{Serial: "SN100A", FromPersonID: ada.ID}, domain.CodeIllegalTransition},
-			{"held by no one, no returner", domain.ReturnInput{Serial: "SN100A"}, domain.CodeRequired},
+			{"not deployed and held by no one: the state is refused first", domain.ReturnInput{Serial: "SN100A"}, domain.CodeIllegalTransition},
 			{"no identifier", domain.ReturnInput{}, domain.CodeRequired},
 			{"unknown returner", domain.ReturnInput{Serial: "CY-1", FromPersonID: domain.NewID()}, domain.CodeNotFound},
 			{"unknown condition", domain.ReturnInput{Serial: "CY-1", Condition: "MINT"}, domain.CodeInvalid},
