@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/custody-dev/custody/domain"
 	"github.com/custody-dev/custody/graph/server"
@@ -164,11 +163,13 @@ func installJSClient(t *testing.T, npm string) string {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), processPatience)
 	defer cancel()
 	// --prefer-offline: a warm npm cache needs no network; the lockfile's
-	// integrity hashes still pin every byte.
-	cmd := exec.CommandContext(ctx, npm, "ci", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error")
+	// integrity hashes still pin every byte. Short retry waits: npm's
+	// defaults spend over a minute on a registry that refuses connections.
+	cmd := exec.CommandContext(ctx, npm, "ci", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error",
+		"--fetch-retries=2", "--fetch-retry-mintimeout=1000", "--fetch-retry-maxtimeout=5000")
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
