@@ -8,6 +8,12 @@ import (
 // ErrClosed is returned by Publish and Subscribe on a closed bus.
 var ErrClosed = errors.New("eventbus: bus is closed")
 
+// ErrUnavailable is returned by Publish, at once, while a recent failure
+// says Redis is down: retrying every mutation's publish against a dead
+// server would add its timeout to every write. Subscribers catch up from the
+// database meanwhile.
+var ErrUnavailable = errors.New("eventbus: redis is unavailable")
+
 // DefaultBuffer is the number of messages a subscription may have pending
 // before it is dropped as too slow.
 const DefaultBuffer = 256

@@ -64,6 +64,43 @@ type Redis struct {
 
 	stop chan struct{} // closed by Close
 	wg   sync.WaitGroup
+
+	breaker breaker
+}
+
+// Publish pause while Redis fails: the first failure skips publishing for
+// minPublishPause, each further failure doubles the pause up to
+// maxPublishPause, and one success ends it.
+const (
+	minPublishPause = 500 * time.Millisecond
+	maxPublishPause = 5 * time.Second
+)
+
+// breaker stops publishing to a Redis that just failed, for a while, so
+// writes are not each delayed by the publish timeout during an outage.
+type breaker struct {
+	mu      sync.Mutex
+	until   time.Time
+	backoff time.Duration
+}
+
+// open reports whether publishing is paused now.
+func (b *breaker) open(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return now.Before(b.until)
+}
+
+// record notes the outcome of a publish attempt.
+func (b *breaker) record(now time.Time, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err == nil {
+		b.backoff, b.until = 0, time.Time{}
+		return
+	}
+	b.backoff = min(max(2*b.backoff, minPublishPause), maxPublishPause)
+	b.until = now.Add(b.backoff)
 }
 
 var _ domain.Bus = (*Redis)(nil)
@@ -125,7 +162,9 @@ func channelName(tenantID string) string { return channelPrefix + tenantID }
 // with tenancy.ErrNoTenant, before sending anything, if a message has no
 // TenantID, and returns an error within ctx's deadline or one second,
 // whichever comes first, when Redis does not answer: the caller's write is
-// committed anyway and subscribers replay it from the database.
+// committed anyway and subscribers replay it from the database. After a
+// failure it fails at once with ErrUnavailable for a growing pause (0.5 s
+// doubling to 5 s), ended by the next successful publish.
 func (r *Redis) Publish(ctx context.Context, msgs ...domain.Message) error {
 	if err := validate("publish", msgs); err != nil {
 		return err
@@ -144,7 +183,11 @@ func (r *Redis) Publish(ctx context.Context, msgs ...domain.Message) error {
 		}
 		payloads[i] = p
 	}
+	if r.breaker.open(time.Now()) {
+		return fmt.Errorf("eventbus: publish %d message(s): %w", len(msgs), ErrUnavailable)
+	}
 	err := within(ctx, publishTimeout, func(ctx context.Context) error { return r.send(ctx, msgs, payloads) })
+	r.breaker.record(time.Now(), err)
 	if err != nil {
 		return fmt.Errorf("eventbus: publish %d message(s) to redis: %w", len(msgs), err)
 	}

@@ -190,6 +190,11 @@ func TestRedisUnreachable(t *testing.T) {
 			if elapsed := time.Since(start); elapsed > bound {
 				t.Fatalf("Publish took %v to fail, want under %v", elapsed, bound)
 			}
+			// Right after a failure the bus does not try again: a write
+			// must not wait for a server just seen down.
+			if err := b.Publish(ctx, message(newTenant(), 2)); !errors.Is(err, eventbus.ErrUnavailable) {
+				t.Fatalf("Publish right after a failure = %v, want ErrUnavailable", err)
+			}
 			pingCtx, cancelPing := context.WithTimeout(ctx, 500*time.Millisecond)
 			defer cancelPing()
 			if err := b.Ping(pingCtx); err == nil {
