@@ -308,6 +308,19 @@ func (tf *tenantFeed) since(seq int64) (events []*CustodyEvent, grew <-chan stru
 	return slices.Clone(tf.window[i:]), tf.grew, false
 }
 
+// FeedHead returns the sequence number of the last event this server's live
+// feed of the tenant has read, and false when no subscription follows the
+// tenant here. Records read after it reflect at least that state of the log.
+func (s *Service) FeedHead(tenantID string) (int64, bool) {
+	s.feed.mu.Lock()
+	tf, ok := s.feed.tenants[tenantID]
+	s.feed.mu.Unlock()
+	if !ok {
+		return 0, false
+	}
+	return tf.last(), true
+}
+
 // Follow streams the caller's tenant's custody log live: first what was
 // committed after f.After (replayed from the database), then each new event
 // as it commits, in log order, with no gap and no duplicate, keeping only

@@ -113,11 +113,13 @@ func NewHandler(cfg Config) http.Handler {
 	})
 	// A subscription lives for hours: each event it delivers resolves its
 	// fields with fresh loaders, so no record cached for an earlier event is
-	// served stale with a later one.
+	// served stale with a later one; the records are shared with the other
+	// subscriptions answering at the same state of the log.
+	snaps := newSnapshots(cfg.Service.FeedHead)
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		if graphql.HasOperationContext(ctx) {
 			if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Subscription {
-				ctx = WithLoaders(ctx, cfg.Service)
+				ctx = withSharedLoaders(ctx, cfg.Service, snaps)
 			}
 		}
 		return next(ctx)

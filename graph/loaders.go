@@ -62,15 +62,27 @@ type loadersKey struct{}
 // per operation, after the tenant and principal are in ctx: every batch runs
 // in the tenant scope of the operation's context.
 func WithLoaders(ctx context.Context, svc *domain.Service) context.Context {
-	l := &loaders{
+	return context.WithValue(ctx, loadersKey{}, newLoaders(svc, nil))
+}
+
+// withSharedLoaders returns ctx carrying dataloaders for one event of a
+// subscription: fresh ones, whose records are shared with the other
+// subscriptions answering at the same state of the log (snapshots).
+func withSharedLoaders(ctx context.Context, svc *domain.Service, snaps *snapshots) context.Context {
+	return context.WithValue(ctx, loadersKey{}, newLoaders(svc, snaps))
+}
+
+func newLoaders(svc *domain.Service, snaps *snapshots) *loaders {
+	return &loaders{
+		// People change without custody events, so they are never shared.
 		people:     newBatcher("people", byID(svc.PeopleByID, func(p *domain.Person) string { return p.ID })),
-		members:    newBatcher("members", byID(svc.MembersByID, func(m *domain.Member) string { return m.ID })),
-		parcels:    newBatcher("parcels", byID(svc.ParcelsByID, func(p *domain.Parcel) string { return p.ID })),
-		assets:     newBatcher("assets", byID(svc.AssetsByID, func(a *domain.Asset) string { return a.ID })),
-		signatures: newBatcher("signatures", byID(svc.SignaturesByID, func(s *domain.Signature) string { return s.ID })),
-		events:     newBatcher("custody events", byID(svc.EventsByID, func(e *domain.CustodyEvent) string { return e.ID })),
-		cases:      newBatcher("off-boarding cases", byID(svc.CasesByID, func(c *domain.OffboardingCase) string { return c.ID })),
-		caseItems: newBatcher("off-boarding case items", func(ctx context.Context, caseIDs []string) (map[string][]*domain.CaseItem, error) {
+		members:    newBatcher("members", maybeShared(snaps, "members", byID(svc.MembersByID, func(m *domain.Member) string { return m.ID }))),
+		parcels:    newBatcher("parcels", maybeShared(snaps, "parcels", byID(svc.ParcelsByID, func(p *domain.Parcel) string { return p.ID }))),
+		assets:     newBatcher("assets", maybeShared(snaps, "assets", byID(svc.AssetsByID, func(a *domain.Asset) string { return a.ID }))),
+		signatures: newBatcher("signatures", maybeShared(snaps, "signatures", byID(svc.SignaturesByID, func(s *domain.Signature) string { return s.ID }))),
+		events:     newBatcher("custody events", maybeShared(snaps, "events", byID(svc.EventsByID, func(e *domain.CustodyEvent) string { return e.ID }))),
+		cases:      newBatcher("off-boarding cases", maybeShared(snaps, "cases", byID(svc.CasesByID, func(c *domain.OffboardingCase) string { return c.ID }))),
+		caseItems: newBatcher("off-boarding case items", maybeShared(snaps, "caseItems", func(ctx context.Context, caseIDs []string) (map[string][]*domain.CaseItem, error) {
 			items, err := svc.CaseItems(ctx, caseIDs)
 			if err != nil {
 				return nil, err
@@ -83,16 +95,15 @@ func WithLoaders(ctx context.Context, svc *domain.Service) context.Context {
 				out[it.CaseID] = append(out[it.CaseID], it)
 			}
 			return out, nil
-		}),
-		returns: newBatcher("returns", byID(svc.ReturnsByID, func(r *domain.Return) string { return r.ID })),
-		recentEvents: newBatcher("recent custody events", func(ctx context.Context, keys []recentKey) (map[recentKey][]*domain.CustodyEvent, error) {
+		})),
+		returns: newBatcher("returns", maybeShared(snaps, "returns", byID(svc.ReturnsByID, func(r *domain.Return) string { return r.ID }))),
+		recentEvents: newBatcher("recent custody events", maybeShared(snaps, "recentEvents", func(ctx context.Context, keys []recentKey) (map[recentKey][]*domain.CustodyEvent, error) {
 			return fetchRecentEvents(ctx, svc, keys)
-		}),
-		historyHeads: newBatcher("custody history pages", func(ctx context.Context, keys []historyKey) (map[historyKey]domain.Page[*domain.CustodyEvent], error) {
+		})),
+		historyHeads: newBatcher("custody history pages", maybeShared(snaps, "historyHeads", func(ctx context.Context, keys []historyKey) (map[historyKey]domain.Page[*domain.CustodyEvent], error) {
 			return fetchHistoryHeads(ctx, svc, keys)
-		}),
+		})),
 	}
-	return context.WithValue(ctx, loadersKey{}, l)
 }
 
 // batcher is a dataloader that does not wait when waiting cannot help.
