@@ -109,6 +109,10 @@ func NewHandler(cfg Config) http.Handler {
 		srv.Use(observer{cfg.Observer})
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Subscription {
+			// Each event gets its own loaders (below); an idle stream holds none.
+			return next(ctx)
+		}
 		return next(WithLoaders(ctx, cfg.Service))
 	})
 	// A subscription lives for hours: each event it delivers resolves its
