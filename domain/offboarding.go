@@ -2,7 +2,6 @@ package domain
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -91,13 +90,7 @@ func (s *Service) OpenCase(ctx context.Context, in OpenCaseInput) (*OffboardingC
 			}
 			return c.ID, nil
 		}, func(stored []byte) error {
-			var id string
-			if err := json.Unmarshal(stored, &id); err != nil {
-				return fmt.Errorf("decode stored case id: %w", err)
-			}
-			var err error
-			c, err = tx.GetCase(id)
-			return err
+			return replayID(stored, "case", func(id string) (err error) { c, err = tx.GetCase(id); return err })
 		})
 	})
 	if err != nil {
@@ -269,13 +262,7 @@ func (s *Service) WriteOffItem(ctx context.Context, in WriteOffInput) (*Offboard
 			msgs = append(msgs, done...)
 			return c.ID, nil
 		}, func(stored []byte) error {
-			var id string
-			if err := json.Unmarshal(stored, &id); err != nil {
-				return fmt.Errorf("decode stored case id: %w", err)
-			}
-			var err error
-			c, err = tx.GetCase(id)
-			return err
+			return replayID(stored, "case", func(id string) (err error) { c, err = tx.GetCase(id); return err })
 		})
 	})
 	if err != nil {

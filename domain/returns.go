@@ -325,13 +325,7 @@ func (s *Service) dispose(ctx context.Context, op string, event EventType, in Di
 			msgs = append(msgs, m)
 			return a.ID, nil
 		}, func(stored []byte) error {
-			var id string
-			if err := json.Unmarshal(stored, &id); err != nil {
-				return fmt.Errorf("decode stored asset id: %w", err)
-			}
-			var err error
-			a, err = tx.GetAsset(id)
-			return err
+			return replayID(stored, "asset", func(id string) (err error) { a, err = tx.GetAsset(id); return err })
 		})
 	})
 	if err != nil {

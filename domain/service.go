@@ -153,6 +153,19 @@ func idempotent(tx Tx, who tenancy.Principal, operation, key string, request any
 	return nil
 }
 
+// replayID decodes the record id an idempotent mutation stored as its result
+// and loads that record with load, for the retry's answer.
+func replayID(stored []byte, what string, load func(id string) error) error {
+	var id string
+	if err := json.Unmarshal(stored, &id); err != nil {
+		return fmt.Errorf("decode stored %s id: %w", what, err)
+	}
+	if err := load(id); err != nil {
+		return fmt.Errorf("load stored %s: %w", what, err)
+	}
+	return nil
+}
+
 // text validates and trims a free-text input field.
 func text(errs *UserErrors, value string, required bool, max int, field ...string) string {
 	v := strings.TrimSpace(value)
