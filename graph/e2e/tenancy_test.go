@@ -22,6 +22,13 @@ func TestTenantBoundary(t *testing.T) {
 		}
 		e.ok(t, e.a.tokens[domain.RoleAdmin], `query($id: ID!) { asset(id: $id) { lastEvent { id } } }`, map[string]any{"id": d.assets[0]}, &ev)
 
+		// An off-boarding case of tenant A, and the return that completed it.
+		c := e.openCase(t, e.a, d.person)
+		ret := e.returnAsset(t, e.a, map[string]any{"serial": d.serials[0], "location": "Dock", "condition": "GOOD"}).AssetReturnReceive.AssetReturn
+		if ret == nil {
+			t.Fatal("tenant A's return failed")
+		}
+
 		// Tenant B's own records, and ids that exist nowhere to compare answers byte for byte.
 		other := e.deliver(t, e.b, "TBB", 1)
 		b := e.b.tokens[domain.RoleAdmin]
@@ -42,6 +49,11 @@ func TestTenantBoundary(t *testing.T) {
 			{"node event", `query($v: ID!) { node(id: $v) { id } }`, ev.Asset.LastEvent.ID, graph.EncodeID("CustodyEvent", mustUUID())},
 			{"receipt", `query($v: ID!) { receipt(eventId: $v) { json } }`, ev.Asset.LastEvent.ID, graph.EncodeID("CustodyEvent", mustUUID())},
 			{"node signature", `query($v: ID!) { node(id: $v) { id } }`, sig, graph.EncodeID("Signature", mustUUID())},
+			{"offboardingCase", `query($v: ID!) { offboardingCase(id: $v) { id } }`, c.ID, graph.EncodeID("OffboardingCase", mustUUID())},
+			{"node case", `query($v: ID!) { node(id: $v) { id } }`, c.ID, graph.EncodeID("OffboardingCase", mustUUID())},
+			{"assetReturn", `query($v: ID!) { assetReturn(id: $v) { id } }`, ret.ID, graph.EncodeID("AssetReturn", mustUUID())},
+			{"node return", `query($v: ID!) { node(id: $v) { id } }`, ret.ID, graph.EncodeID("AssetReturn", mustUUID())},
+			{"receipt of a return", `query($v: ID!) { receipt(eventId: $v) { json } }`, ret.Event.ID, graph.EncodeID("CustodyEvent", mustUUID())},
 		}
 		for _, q := range queries {
 			t.Run(q.name, func(t *testing.T) {
@@ -63,11 +75,13 @@ func TestTenantBoundary(t *testing.T) {
 			{"assets search", `{ assets(first: 100, filter: {search: "TB-"}) { edges { node { id } } } }`},
 			{"parcels", `{ parcels(first: 100) { edges { node { id } } } }`},
 			{"people", `{ people(first: 100) { edges { node { id } } } }`},
+			{"offboardingCases", `{ offboardingCases(first: 100) { edges { node { id } } } }`},
+			{"assetReturns", `{ assetReturns(first: 100) { edges { node { id } } } }`},
 		}
 		for _, l := range lists {
 			t.Run(l.name, func(t *testing.T) {
 				r := e.do(t, b, l.doc, nil)
-				for _, id := range append([]string{d.person, d.parcel}, d.assets...) {
+				for _, id := range append([]string{d.person, d.parcel, c.ID, ret.ID}, d.assets...) {
 					if strings.Contains(string(r.raw), id) {
 						t.Fatalf("tenant B's list holds tenant A's %s: %s", id, r.raw)
 					}
@@ -89,6 +103,16 @@ func TestTenantBoundary(t *testing.T) {
 			{"custodyEventCorrect", `mutation($in: CustodyEventCorrectInput!) { custodyEventCorrect(input: $in) { event { id } userErrors { field code } } }`,
 				map[string]any{"eventId": ev.Asset.LastEvent.ID, "reason": "hostile"}},
 			{"assetHandOff own person foreign asset", assetHandOffDoc, handOffInput(d.assets[1:], other.person, "")},
+			{"offboardingCaseOpen", caseOpenDoc, map[string]any{"personId": d.person, "lastDay": "2026-12-01", "dueDate": "2026-12-02"}},
+			{"offboardingItemWriteOff", `mutation($in: OffboardingItemWriteOffInput!) { offboardingItemWriteOff(input: $in) { offboardingCase { id } userErrors { field code } } }`,
+				map[string]any{"caseId": c.ID, "assetId": d.assets[0], "kind": "LOST", "reason": "hostile"}},
+			{"assetReturnReceive", returnDoc, map[string]any{"serial": d.serials[1], "location": "Dock", "condition": "GOOD"}},
+			{"assetRestock", `mutation($in: AssetRestockInput!) { assetRestock(input: $in) { asset { id } userErrors { field code } } }`,
+				map[string]any{"assetId": d.assets[0]}},
+			{"assetRetire", `mutation($in: AssetRetireInput!) { assetRetire(input: $in) { asset { id } userErrors { field code } } }`,
+				map[string]any{"assetId": d.assets[0], "reason": "hostile"}},
+			{"parcelReceive for a foreign case", parcelReceiveDoc, map[string]any{"carrier": "UPS", "trackingNumber": "1Z", "sender": "x",
+				"returnCaseId": c.ID, "location": "Dock"}},
 		}
 		for _, m := range mutations {
 			t.Run(m.name, func(t *testing.T) {
