@@ -53,11 +53,14 @@ const (
 // Member is a principal of a tenant: it holds roles and API tokens and appears
 // as the actor of the custody events it records.
 type Member struct {
-	ID        string
-	TenantID  string
-	Name      string
-	Kind      MemberKind
-	Roles     []Role
+	ID       string
+	TenantID string
+	Name     string
+	Kind     MemberKind
+	Roles    []Role
+	// VendorID is the ITAD vendor an itad_vendor member works for; such a
+	// member sees only that vendor's pickups.
+	VendorID  string
 	CreatedAt time.Time
 }
 

@@ -142,6 +142,18 @@ type Tx interface {
 	// ListReturns returns returns by id (creation order).
 	ListReturns(f ReturnFilter, page PageRequest) ([]*Return, error)
 
+	// ITAD vendors (vendors.go).
+
+	// CreateVendor inserts v; a vendor of the same name (case-insensitive)
+	// gives a *DuplicateError with Key "name".
+	CreateVendor(v *Vendor) error
+	// UpdateVendor writes v if its stored version is v.Version-1, else ErrConcurrentModification.
+	UpdateVendor(v *Vendor) error
+	GetVendor(id string) (*Vendor, error)
+	GetVendors(ids []string) ([]*Vendor, error)
+	// ListVendors returns vendors by id (creation order).
+	ListVendors(page PageRequest) ([]*Vendor, error)
+
 	// ClaimIdempotency records (operation, key, requestHash) if the key is new
 	// and returns nil; if the key exists it returns the stored record (whose
 	// Result may be nil when the first attempt is still running in another

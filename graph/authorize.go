@@ -69,6 +69,7 @@ var nodeQuery = map[string]string{
 	// Off-boarding.
 	typeOffboardingCase: "offboardingCase",
 	typeAssetReturn:     "assetReturn",
+	typeVendor:          "vendor",
 }
 
 // authorizeNode checks, before anything is loaded, that the caller may read

@@ -70,3 +70,10 @@ func returnConnection(page domain.Page[*domain.Return]) *model.AssetReturnConnec
 		})
 	return &model.AssetReturnConnection{Edges: edges, PageInfo: info}
 }
+
+func vendorConnection(page domain.Page[*domain.Vendor]) *model.VendorConnection {
+	edges, info := connection(page,
+		func(v *domain.Vendor) string { return encodeCursor(typeVendor, v.ID) },
+		func(cur string, v *domain.Vendor) *model.VendorEdge { return &model.VendorEdge{Cursor: cur, Node: v} })
+	return &model.VendorConnection{Edges: edges, PageInfo: info}
+}

@@ -19,13 +19,15 @@ const (
 	// typeOffboardingCase and typeAssetReturn: off-boarding.
 	typeOffboardingCase = "OffboardingCase"
 	typeAssetReturn     = "AssetReturn"
+	// typeVendor: ITAD disposition.
+	typeVendor = "Vendor"
 )
 
 // globalTypes are the types whose ids EncodeID and DecodeID accept.
 var globalTypes = map[string]bool{
 	typeAsset: true, typeParcel: true, typePerson: true, typeSignature: true,
 	typeCustodyEvent: true, typeMember: true, typeTenant: true,
-	typeOffboardingCase: true, typeAssetReturn: true,
+	typeOffboardingCase: true, typeAssetReturn: true, typeVendor: true,
 }
 
 // EncodeID returns the opaque global id of the record of type typeName

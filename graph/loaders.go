@@ -37,6 +37,7 @@ type loaders struct {
 	cases        *batcher[string, *domain.OffboardingCase]
 	caseItems    *batcher[string, []*domain.CaseItem]
 	returns      *batcher[string, *domain.Return]
+	vendors      *batcher[string, *domain.Vendor]
 	recentEvents *batcher[recentKey, []*domain.CustodyEvent]
 	historyHeads *batcher[historyKey, domain.Page[*domain.CustodyEvent]]
 }
@@ -97,6 +98,8 @@ func newLoaders(svc *domain.Service, snaps *snapshots) *loaders {
 			return out, nil
 		})),
 		returns: newBatcher("returns", maybeShared(snaps, "returns", byID(svc.ReturnsByID, func(r *domain.Return) string { return r.ID }))),
+		// Vendors change without custody events (certifications), so they are never shared.
+		vendors: newBatcher("vendors", byID(svc.VendorsByID, func(v *domain.Vendor) string { return v.ID })),
 		recentEvents: newBatcher("recent custody events", maybeShared(snaps, "recentEvents", func(ctx context.Context, keys []recentKey) (map[recentKey][]*domain.CustodyEvent, error) {
 			return fetchRecentEvents(ctx, svc, keys)
 		})),
@@ -297,4 +300,8 @@ func loadReturn(ctx context.Context, id string) (*domain.Return, error) {
 // one statement.
 func loadCaseItems(ctx context.Context, caseID string) ([]*domain.CaseItem, error) {
 	return load(ctx, func(l *loaders) *batcher[string, []*domain.CaseItem] { return l.caseItems }, caseID)
+}
+
+func loadVendor(ctx context.Context, id string) (*domain.Vendor, error) {
+	return load(ctx, func(l *loaders) *batcher[string, *domain.Vendor] { return l.vendors }, id)
 }

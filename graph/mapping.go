@@ -310,3 +310,16 @@ func optionalState(s domain.AssetState) *domain.AssetState {
 	}
 	return &s
 }
+
+func vendorEngageInput(in model.VendorEngageInput) (domain.VendorInput, error) {
+	return domain.VendorInput{Name: in.Name, ContactEmail: str(in.ContactEmail),
+		Certifications: certificationInputs(in.Certifications), IdempotencyKey: str(in.IdempotencyKey)}, nil
+}
+
+func certificationInputs(in []*model.CertificationInput) []domain.Certification {
+	out := make([]domain.Certification, len(in))
+	for i, c := range in {
+		out[i] = domain.Certification{Scheme: c.Scheme, Number: c.Number, ExpiresOn: c.ExpiresOn}
+	}
+	return out
+}

@@ -73,6 +73,8 @@ func (r *Resolver) node(ctx context.Context, gid string) (model.Node, error) {
 		return asNode(r.svc.Case(ctx, id))
 	case typeAssetReturn:
 		return asNode(r.svc.Return(ctx, id))
+	case typeVendor:
+		return asNode(r.svc.Vendor(ctx, id))
 	}
 	return nil, fmt.Errorf("node: type %s is authorized but not loadable", typeName)
 }

@@ -142,6 +142,11 @@ func (r *assetReturnResolver) OffboardingCase(ctx context.Context, obj *domain.R
 	return loadCase(ctx, obj.CaseID)
 }
 
+// Expired is the resolver for the expired field.
+func (r *certificationResolver) Expired(ctx context.Context, obj *domain.Certification) (bool, error) {
+	return !obj.ValidOn(r.svc.Today()), nil
+}
+
 // RootHash is the resolver for the rootHash field.
 func (r *checkpointResolver) RootHash(ctx context.Context, obj *domain.Checkpoint) (string, error) {
 	return rootHash(obj), nil
@@ -258,6 +263,11 @@ func (r *ledgerVerificationResolver) Problem(ctx context.Context, obj *domain.Le
 // ID is the resolver for the id field.
 func (r *memberResolver) ID(ctx context.Context, obj *domain.Member) (string, error) {
 	return EncodeID(typeMember, obj.ID), nil
+}
+
+// Vendor is the resolver for the vendor field.
+func (r *memberResolver) Vendor(ctx context.Context, obj *domain.Member) (*domain.Vendor, error) {
+	return loadVendor(ctx, obj.VendorID)
 }
 
 // PersonCreate is the resolver for the personCreate field.
@@ -443,6 +453,36 @@ func (r *mutationResolver) AssetRetire(ctx context.Context, input model.AssetRet
 		return nil, err
 	}
 	return &model.AssetRetirePayload{Asset: a, UserErrors: problems}, nil
+}
+
+// VendorEngage is the resolver for the vendorEngage field.
+func (r *mutationResolver) VendorEngage(ctx context.Context, input model.VendorEngageInput) (*model.VendorEngagePayload, error) {
+	in, err := vendorEngageInput(input)
+	var v *domain.Vendor
+	if err == nil {
+		v, err = r.svc.EngageVendor(ctx, in)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.VendorEngagePayload{Vendor: v, UserErrors: problems}, nil
+}
+
+// VendorCertificationsSet is the resolver for the vendorCertificationsSet field.
+func (r *mutationResolver) VendorCertificationsSet(ctx context.Context, input model.VendorCertificationsSetInput) (*model.VendorCertificationsSetPayload, error) {
+	var d ids
+	id := d.one(typeVendor, input.VendorID, "vendor", "input", "vendorId")
+	var v *domain.Vendor
+	err := d.errs.Err()
+	if err == nil {
+		v, err = r.svc.SetVendorCertifications(ctx, id, certificationInputs(input.Certifications))
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.VendorCertificationsSetPayload{Vendor: v, UserErrors: problems}, nil
 }
 
 // ID is the resolver for the id field.
@@ -726,6 +766,24 @@ func (r *queryResolver) AssetReturns(ctx context.Context, filter *model.AssetRet
 	return returnConnection(page), nil
 }
 
+// Vendor is the resolver for the vendor field.
+func (r *queryResolver) Vendor(ctx context.Context, id string) (*domain.Vendor, error) {
+	return byGlobalID(ctx, typeVendor, id, r.svc.Vendor)
+}
+
+// Vendors is the resolver for the vendors field.
+func (r *queryResolver) Vendors(ctx context.Context, first *int, after *string) (*model.VendorConnection, error) {
+	from, err := decodeCursor(typeVendor, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.svc.Vendors(ctx, first, from)
+	if err != nil {
+		return nil, err
+	}
+	return vendorConnection(page), nil
+}
+
 // ID is the resolver for the id field.
 func (r *signatureResolver) ID(ctx context.Context, obj *domain.Signature) (string, error) {
 	return EncodeID(typeSignature, obj.ID), nil
@@ -780,6 +838,21 @@ func (r *tenantResolver) ID(ctx context.Context, obj *domain.Tenant) (string, er
 	return EncodeID(typeTenant, obj.ID), nil
 }
 
+// ID is the resolver for the id field.
+func (r *vendorResolver) ID(ctx context.Context, obj *domain.Vendor) (string, error) {
+	return EncodeID(typeVendor, obj.ID), nil
+}
+
+// ContactEmail is the resolver for the contactEmail field.
+func (r *vendorResolver) ContactEmail(ctx context.Context, obj *domain.Vendor) (*string, error) {
+	return optional(obj.ContactEmail), nil
+}
+
+// Certified is the resolver for the certified field.
+func (r *vendorResolver) Certified(ctx context.Context, obj *domain.Vendor) (bool, error) {
+	return domain.VendorCertified(obj, r.svc.Today()), nil
+}
+
 // Tenant is the resolver for the tenant field.
 func (r *viewerResolver) Tenant(ctx context.Context, obj *model.Viewer) (*domain.Tenant, error) {
 	return viewerTenant(ctx)
@@ -795,6 +868,9 @@ func (r *Resolver) Asset() generated.AssetResolver { return &assetResolver{r} }
 
 // AssetReturn returns generated.AssetReturnResolver implementation.
 func (r *Resolver) AssetReturn() generated.AssetReturnResolver { return &assetReturnResolver{r} }
+
+// Certification returns generated.CertificationResolver implementation.
+func (r *Resolver) Certification() generated.CertificationResolver { return &certificationResolver{r} }
 
 // Checkpoint returns generated.CheckpointResolver implementation.
 func (r *Resolver) Checkpoint() generated.CheckpointResolver { return &checkpointResolver{r} }
@@ -850,12 +926,16 @@ func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subsc
 // Tenant returns generated.TenantResolver implementation.
 func (r *Resolver) Tenant() generated.TenantResolver { return &tenantResolver{r} }
 
+// Vendor returns generated.VendorResolver implementation.
+func (r *Resolver) Vendor() generated.VendorResolver { return &vendorResolver{r} }
+
 // Viewer returns generated.ViewerResolver implementation.
 func (r *Resolver) Viewer() generated.ViewerResolver { return &viewerResolver{r} }
 
 type (
 	assetResolver               struct{ *Resolver }
 	assetReturnResolver         struct{ *Resolver }
+	certificationResolver       struct{ *Resolver }
 	checkpointResolver          struct{ *Resolver }
 	custodianResolver           struct{ *Resolver }
 	custodyEventResolver        struct{ *Resolver }
@@ -872,5 +952,6 @@ type (
 	signingKeyResolver          struct{ *Resolver }
 	subscriptionResolver        struct{ *Resolver }
 	tenantResolver              struct{ *Resolver }
+	vendorResolver              struct{ *Resolver }
 	viewerResolver              struct{ *Resolver }
 )

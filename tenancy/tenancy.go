@@ -22,6 +22,8 @@ type Principal struct {
 	// Roles are the member's roles in TenantID, loaded from the database.
 	Roles   []string
 	TokenID string
+	// VendorID is the ITAD vendor an itad_vendor member works for, if any.
+	VendorID string
 }
 
 type principalKey struct{}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/custody-dev/custody/domain"
 	"github.com/custody-dev/custody/domain/storage"
+	"github.com/custody-dev/custody/graph"
 	"github.com/custody-dev/custody/graph/server"
 )
 
@@ -84,10 +85,10 @@ func tenantCreateCmd() *command {
 }
 
 func tokenCreateCmd() *command {
-	var tenant, role, name, kind string
+	var tenant, role, name, kind, vendor string
 	return &command{
 		name:    "token create",
-		args:    "--tenant <slug|id> --role <role> --name <name> [--kind SERVICE|PERSON] [flags]",
+		args:    "--tenant <slug|id> --role <role> --name <name> [--kind SERVICE|PERSON] [--vendor <vendor id>] [flags]",
 		summary: "create a member holding a role and an API token for it; the token is printed once",
 		kind:    adminCommand,
 		flags: func(fs *flag.FlagSet) {
@@ -95,6 +96,8 @@ func tokenCreateCmd() *command {
 			fs.StringVar(&role, "role", "", "role: "+roleList())
 			fs.StringVar(&name, "name", "", "name of the member and of its token")
 			fs.StringVar(&kind, "kind", string(domain.MemberService), "member kind: SERVICE (an integration) or PERSON")
+			fs.StringVar(&vendor, "vendor", "", "with --role "+string(domain.RoleITADVendor)+
+				": the ITAD vendor the member works for (its id, as the API returns it, or the bare UUID)")
 		},
 		run: func(ctx context.Context, e env, cfg *config) error {
 			if tenant == "" {
@@ -110,23 +113,70 @@ func tokenCreateCmd() *command {
 			if strings.TrimSpace(name) == "" {
 				return usagef("--name is required")
 			}
+			var vendorID string
+			if vendor != "" {
+				if domain.Role(role) != domain.RoleITADVendor {
+					return usagef("--vendor is only for --role %s (the vendor's staff), not %s", domain.RoleITADVendor, role)
+				}
+				var ok bool
+				if vendorID, ok = parseVendorID(vendor); !ok {
+					return usagef("--vendor must be a vendor id (as the API returns it, or a UUID), got %q", vendor)
+				}
+			}
 			return withStore(ctx, e, cfg, func(db *storage.DB) error {
 				t, err := findTenant(ctx, db, tenant)
 				if err != nil {
 					return err
 				}
-				issued, err := server.CreateMemberToken(ctx, db, t.ID, k, name, domain.Role(role))
+				var admin domain.Admin = db
+				if vendorID != "" {
+					admin = vendorStaff{Admin: db, vendorID: vendorID}
+				}
+				issued, err := server.CreateMemberToken(ctx, admin, t.ID, k, name, domain.Role(role))
+				if vendorID != "" && errors.Is(err, domain.ErrNotFound) {
+					return fmt.Errorf("no vendor %s in tenant %s (the vendors query lists them)", vendor, t.Slug)
+				}
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "Created %s member %q (id %s) with role %s in tenant %s.\n",
-					strings.ToLower(string(k)), issued.Member.Name, issued.Member.ID, role, t.Slug)
+				forVendor := ""
+				if vendorID != "" {
+					forVendor = " for vendor " + vendorID
+				}
+				fmt.Fprintf(e.stdout, "Created %s member %q (id %s) with role %s%s in tenant %s.\n",
+					strings.ToLower(string(k)), issued.Member.Name, issued.Member.ID, role, forVendor, t.Slug)
 				fmt.Fprintf(e.stdout, "Token id %s. The token is shown only now; store it safely:\n\n%s\n",
 					issued.Token.ID, issued.Plaintext)
 				return nil
 			})
 		},
 	}
+}
+
+// parseVendorID returns the database id --vendor names: the GraphQL global
+// id of a Vendor (what the API returns) or a bare UUID.
+func parseVendorID(s string) (string, bool) {
+	if u, err := uuid.Parse(s); err == nil {
+		return u.String(), true
+	}
+	if typ, id, ok := graph.DecodeID(s); ok && typ == "Vendor" {
+		return id, true
+	}
+	return "", false
+}
+
+// vendorStaff is the store as token create hands it to
+// server.CreateMemberToken for a vendor's staff: the member it creates works
+// for vendorID. The store refuses a vendor the tenant does not have.
+type vendorStaff struct {
+	domain.Admin
+	vendorID string
+}
+
+// CreateMember implements domain.Admin.
+func (a vendorStaff) CreateMember(ctx context.Context, m *domain.Member) error {
+	m.VendorID = a.vendorID
+	return a.Admin.CreateMember(ctx, m)
 }
 
 func tokenRevokeCmd() *command {

@@ -7,12 +7,16 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/custody-dev/custody/authz"
 	"github.com/custody-dev/custody/domain"
+	"github.com/custody-dev/custody/domain/storage"
+	"github.com/custody-dev/custody/graph"
+	"github.com/custody-dev/custody/graph/server"
 	"github.com/custody-dev/custody/tenancy"
 )
 
@@ -73,6 +77,12 @@ func TestUsageErrors(t *testing.T) {
 		{"postgres serve cannot migrate as the app role", map[string]string{"DATABASE_URL": "postgres://custody_app@127.0.0.1:1/x"}, []string{"serve"}, "MIGRATION_DATABASE_URL"},
 		{"postgres admin cannot migrate as the app role", map[string]string{"DATABASE_URL": "postgres://custody_app@127.0.0.1:1/x"}, []string{"token", "list", "--tenant", "acme"}, "--no-migrate"},
 		{"revoke without id", nil, []string{"token", "revoke", "--data-dir", dir, "--tenant", "demo"}, "--id"},
+		{"vendor for another role", nil, []string{"token", "create", "--data-dir", dir, "--tenant", "demo", "--role", "it", "--name", "x",
+			"--vendor", "0190a3c4-5b6d-7e8f-9a0b-1c2d3e4f5a6b"}, "--role itad_vendor"},
+		{"malformed vendor", nil, []string{"token", "create", "--data-dir", dir, "--tenant", "demo", "--role", "itad_vendor", "--name", "x",
+			"--vendor", "greencycle"}, "--vendor"},
+		{"global id of another type", nil, []string{"token", "create", "--data-dir", dir, "--tenant", "demo", "--role", "itad_vendor",
+			"--name", "x", "--vendor", graph.EncodeID("Person", "0190a3c4-5b6d-7e8f-9a0b-1c2d3e4f5a6b")}, "--vendor"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,6 +148,85 @@ func TestTenantAndTokenCommands(t *testing.T) {
 	}
 	if code, _, stderr = runCLI(t, env, "token", "revoke", "--tenant", "acme", "--id", "0190a3c4-5b6d-7e8f-9a0b-1c2d3e4f5a6b"); code != exitError || !strings.Contains(stderr, "no token") {
 		t.Fatalf("revoking an unknown token = %d %s", code, stderr)
+	}
+}
+
+// TestTokenCreateForVendor: an itad_vendor token names its vendor by global
+// id or UUID, and the member it authenticates as works for that vendor; a
+// vendor the tenant does not have is refused before anything is created.
+func TestTokenCreateForVendor(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"CUSTODY_DATA_DIR": dir}
+	for _, slug := range []string{"acme", "globex"} {
+		if code, out, stderr := runCLI(t, env, "tenant", "create", "--slug", slug, "--name", slug); code != exitOK {
+			t.Fatalf("tenant create %s = %d %s %s", slug, code, out, stderr)
+		}
+	}
+	// The vendors are engaged through the store, as the API would.
+	ctx := context.Background()
+	db, err := storage.Open(ctx, server.StartConfig{DataDir: dir}.StorageConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	engage := func(slug string) string {
+		t.Helper()
+		tenant, err := db.GetTenant(ctx, slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin := domain.Member{TenantID: tenant.ID, Name: "admin", Kind: domain.MemberPerson, Roles: []domain.Role{domain.RoleAdmin}}
+		if err := db.CreateMember(ctx, &admin); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		v := &domain.Vendor{Name: "GreenCycle ITAD", EngagedAt: now, EngagedByID: admin.ID, UpdatedAt: now, Version: 1}
+		err = db.Update(tenancy.WithPrincipal(ctx, tenancy.Principal{TenantID: tenant.ID, MemberID: admin.ID}),
+			func(tx domain.Tx) error { return tx.CreateVendor(v) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.ID
+	}
+	vendor, foreign := engage("acme"), engage("globex")
+
+	for _, c := range []struct{ name, flag string }{
+		{"global id", graph.EncodeID("Vendor", vendor)},
+		{"uuid", strings.ToUpper(vendor)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, stderr := runCLI(t, env, "token", "create", "--tenant", "acme", "--role", "itad_vendor",
+				"--name", "Tech "+c.name, "--kind", "PERSON", "--vendor", c.flag)
+			if code != exitOK || !strings.Contains(out, "for vendor "+vendor) {
+				t.Fatalf("token create --vendor = %d %s %s", code, out, stderr)
+			}
+			token := regexp.MustCompile(`(?m)^cst_\S+$`).FindString(out)
+			tenantID, hash, err := tenancy.ParseToken(token)
+			if err != nil {
+				t.Fatalf("printed token %q does not parse: %v", token, err)
+			}
+			cred, err := db.Authenticate(ctx, tenantID, hash)
+			if err != nil || cred.Member.VendorID != vendor || cred.Member.Name != "Tech "+c.name {
+				t.Fatalf("the token authenticates as %+v, %v; want a member of vendor %s", cred, err, vendor)
+			}
+		})
+	}
+
+	for _, c := range []struct{ name, vendor string }{
+		{"unknown vendor", "0190a3c4-5b6d-7e8f-9a0b-1c2d3e4f5a6b"},
+		{"another tenant's vendor", graph.EncodeID("Vendor", foreign)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, stderr := runCLI(t, env, "token", "create", "--tenant", "acme", "--role", "itad_vendor",
+				"--name", "Intruder", "--vendor", c.vendor)
+			if code != exitError || !strings.Contains(stderr, "no vendor "+c.vendor+" in tenant acme") {
+				t.Fatalf("token create --vendor %s = %d %s %s", c.vendor, code, out, stderr)
+			}
+			_, list, _ := runCLI(t, env, "token", "list", "--tenant", "acme")
+			if strings.Contains(list, "Intruder") {
+				t.Fatalf("a refused token was created:\n%s", list)
+			}
+		})
 	}
 }
 

@@ -85,6 +85,7 @@ func (db *DB) GetTenant(ctx context.Context, idOrSlug string) (*domain.Tenant, e
 
 // CreateMember inserts m with its roles in m.TenantID. An empty m.ID gets a
 // fresh UUIDv7 and a zero CreatedAt the current time; both are written back.
+// A VendorID that names no vendor of the tenant gives ErrNotFound.
 func (db *DB) CreateMember(ctx context.Context, m *domain.Member) error {
 	const op = "create member"
 	if m == nil {
@@ -98,10 +99,14 @@ func (db *DB) CreateMember(ctx context.Context, m *domain.Member) error {
 	if err := newRecordID(&m.ID); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
+	if err := canonicalRefs(opt("vendorId", &m.VendorID)); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = time.Now()
 	}
-	r := &memberRow{ID: m.ID, Name: m.Name, Kind: string(m.Kind), CreatedAt: newStamp(m.CreatedAt)}
+	r := &memberRow{ID: m.ID, Name: m.Name, Kind: string(m.Kind), VendorID: null(m.VendorID),
+		CreatedAt: newStamp(m.CreatedAt)}
 	roles := make([]*memberRoleRow, 0, len(m.Roles))
 	for _, role := range m.Roles {
 		if !containsRole(roles, role) {
@@ -109,6 +114,17 @@ func (db *DB) CreateMember(ctx context.Context, m *domain.Member) error {
 		}
 	}
 	return db.inTenant(ctx, m.TenantID, true, func(g *gorm.DB, tenant string) error {
+		// The foreign key refuses an unknown vendor too, but could not say
+		// which reference failed (SQLite reports no constraint name).
+		if r.VendorID != nil {
+			var n int64
+			if err := scopedTo(g, tenant, "vendors").Where("vendors.id = ?", *r.VendorID).Count(&n).Error; err != nil {
+				return dbError(op, err)
+			}
+			if n == 0 {
+				return fmt.Errorf("%s: no vendor %s in the tenant: %w", op, *r.VendorID, domain.ErrNotFound)
+			}
+		}
 		if err := insert(g, tenant, "members", r).Error; err != nil {
 			return dbError(op, err)
 		}
@@ -210,13 +226,14 @@ type credentialRow struct {
 	MemberName      string  `gorm:"column:member_name"`
 	MemberKind      string  `gorm:"column:member_kind"`
 	MemberCreatedAt stamp   `gorm:"column:member_created_at"`
+	MemberVendorID  *string `gorm:"column:member_vendor_id"`
 	Role            *string `gorm:"column:role"`
 }
 
 // Authenticate resolves a token hash inside tenantID (the tenant the token
-// names) to the tenant, the member with its roles and the token id, in one
-// statement. Unknown, revoked, or a malformed tenant id: ErrUnauthenticated.
-// It needs no principal in ctx: it is what produces one.
+// names) to the tenant, the member with its roles and vendor, and the token
+// id, in one statement. Unknown, revoked, or a malformed tenant id:
+// ErrUnauthenticated. It needs no principal in ctx: it is what produces one.
 func (db *DB) Authenticate(ctx context.Context, tenantID string, tokenHash []byte) (*domain.Credential, error) {
 	if _, err := uuid.Parse(tenantID); err != nil || len(tokenHash) == 0 {
 		return nil, domain.ErrUnauthenticated
@@ -227,7 +244,8 @@ func (db *DB) Authenticate(ctx context.Context, tenantID string, tokenHash []byt
 			Select(`api_tokens.id AS token_id, tenants.id AS tenant_id, tenants.slug AS tenant_slug,
 				tenants.name AS tenant_name, tenants.created_at AS tenant_created_at,
 				members.id AS member_id, members.name AS member_name, members.kind AS member_kind,
-				members.created_at AS member_created_at, member_roles.role AS role`).
+				members.created_at AS member_created_at, members.vendor_id AS member_vendor_id,
+				member_roles.role AS role`).
 			Joins("JOIN tenants ON tenants.id = api_tokens.tenant_id").
 			Joins("JOIN members ON members.tenant_id = api_tokens.tenant_id AND members.id = api_tokens.member_id").
 			Joins("LEFT JOIN member_roles ON member_roles.tenant_id = members.tenant_id AND member_roles.member_id = members.id").
@@ -243,8 +261,9 @@ func (db *DB) Authenticate(ctx context.Context, tenantID string, tokenHash []byt
 	}
 	r := rows[0]
 	c := &domain.Credential{
-		Tenant:  domain.Tenant{ID: r.TenantID, Slug: r.TenantSlug, Name: r.TenantName, CreatedAt: r.TenantCreatedAt.Time},
-		Member:  domain.Member{ID: r.MemberID, TenantID: r.TenantID, Name: r.MemberName, Kind: domain.MemberKind(r.MemberKind), CreatedAt: r.MemberCreatedAt.Time},
+		Tenant: domain.Tenant{ID: r.TenantID, Slug: r.TenantSlug, Name: r.TenantName, CreatedAt: r.TenantCreatedAt.Time},
+		Member: domain.Member{ID: r.MemberID, TenantID: r.TenantID, Name: r.MemberName, Kind: domain.MemberKind(r.MemberKind),
+			VendorID: str(r.MemberVendorID), CreatedAt: r.MemberCreatedAt.Time},
 		TokenID: r.TokenID,
 	}
 	for _, row := range rows {

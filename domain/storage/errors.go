@@ -21,6 +21,8 @@ var duplicateKeys = map[string]string{
 	"ledger_keys_active_key": "activeSigningKey",
 	// A partial unique index: one OPEN case per person.
 	"offboarding_cases_open_person_key": "person",
+	// An expression index (lower(name)): SQLite names it too.
+	"vendors_name_key": "name",
 }
 
 // sqliteColumnKeys maps the "table.column" SQLite names in a UNIQUE failure

@@ -130,11 +130,13 @@ type ledgerHeadRow struct {
 }
 
 type memberRow struct {
-	TenantID  string `gorm:"column:tenant_id;primaryKey"`
-	ID        string `gorm:"column:id;primaryKey"`
-	Name      string `gorm:"column:name"`
-	Kind      string `gorm:"column:kind"`
-	CreatedAt stamp  `gorm:"column:created_at;autoCreateTime:false"`
+	TenantID string `gorm:"column:tenant_id;primaryKey"`
+	ID       string `gorm:"column:id;primaryKey"`
+	Name     string `gorm:"column:name"`
+	Kind     string `gorm:"column:kind"`
+	// VendorID is the vendor of an itad_vendor member (migration 00005).
+	VendorID  *string `gorm:"column:vendor_id"`
+	CreatedAt stamp   `gorm:"column:created_at;autoCreateTime:false"`
 }
 
 type memberRoleRow struct {
@@ -155,7 +157,7 @@ func groupMembers(rows []memberWithRole) []*domain.Member {
 	for _, r := range rows {
 		if m := r.Member; len(out) == 0 || out[len(out)-1].ID != m.ID {
 			out = append(out, &domain.Member{ID: m.ID, TenantID: m.TenantID, Name: m.Name,
-				Kind: domain.MemberKind(m.Kind), CreatedAt: m.CreatedAt.Time})
+				Kind: domain.MemberKind(m.Kind), VendorID: str(m.VendorID), CreatedAt: m.CreatedAt.Time})
 		}
 		if r.Role != nil {
 			m := out[len(out)-1]

@@ -236,11 +236,11 @@ func registerHook(g *gorm.DB, hook func(context.Context, string)) error {
 var tableNames = []string{"tenants", "ledger_heads", "members", "member_roles", "api_tokens",
 	"people", "parcels", "assets", "signatures", "custody_events", "idempotency_keys",
 	"ledger_hashes", "ledger_keys", "ledger_checkpoints",
-	"offboarding_cases", "offboarding_case_items", "asset_returns"}
+	"offboarding_cases", "offboarding_case_items", "asset_returns", "vendors"}
 
 // newestTable is a table of the latest migration: Open refuses a schema
 // without it, so a server never runs on a half-migrated database.
-const newestTable = "asset_returns"
+const newestTable = "vendors"
 
 // check verifies, before any request is served, that the schema exists and
 // (Postgres) that the connected role is subject to row-level security.

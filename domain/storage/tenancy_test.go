@@ -428,7 +428,7 @@ func TestRowLevelSecurityEveryTable(t *testing.T) {
 	}
 	// The query must have seen the tables, or the loop proves nothing.
 	for _, want := range []string{"tenants", "assets", "custody_events", "ledger_hashes",
-		"offboarding_cases", "offboarding_case_items", "asset_returns"} {
+		"offboarding_cases", "offboarding_case_items", "asset_returns", "vendors"} {
 		if !slices.Contains(tables, want) {
 			t.Errorf("table %s missing from the schema's tables %v", want, tables)
 		}

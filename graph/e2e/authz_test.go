@@ -93,6 +93,19 @@ var operations = []operation{
 		func(d delivered) map[string]any {
 			return map[string]any{"in": map[string]any{"assetId": d.assets[0], "reason": "matrix"}}
 		}, itWriters},
+	{"vendor", `query($id: ID!) { vendor(id: $id) { id } }`, func(d delivered) map[string]any {
+		return map[string]any{"id": graph.EncodeID("Vendor", mustUUID())}
+	}, ledgerReaders},
+	{"vendors", `{ vendors(first: 5) { edges { node { id name certified } } } }`, nil, ledgerReaders},
+	{"vendorEngage", `mutation($in: VendorEngageInput!) { vendorEngage(input: $in) { vendor { id } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"name": "Matrix ITAD " + mustUUID()}}
+		},
+		[]domain.Role{domain.RoleAdmin}},
+	{"vendorCertificationsSet", `mutation($in: VendorCertificationsSetInput!) { vendorCertificationsSet(input: $in) { vendor { id } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"vendorId": graph.EncodeID("Vendor", mustUUID()), "certifications": []any{}}}
+		}, []domain.Role{domain.RoleAdmin}},
 }
 
 // caseReaders may read off-boarding cases; itWriters restock and retire.

@@ -32,6 +32,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Asset() AssetResolver
 	AssetReturn() AssetReturnResolver
+	Certification() CertificationResolver
 	Checkpoint() CheckpointResolver
 	Custodian() CustodianResolver
 	CustodyEvent() CustodyEventResolver
@@ -48,6 +49,7 @@ type ResolverRoot interface {
 	SigningKey() SigningKeyResolver
 	Subscription() SubscriptionResolver
 	Tenant() TenantResolver
+	Vendor() VendorResolver
 	Viewer() ViewerResolver
 }
 
@@ -136,6 +138,13 @@ type ComplexityRoot struct {
 		AssetReturn     func(childComplexity int) int
 		OffboardingCase func(childComplexity int) int
 		UserErrors      func(childComplexity int) int
+	}
+
+	Certification struct {
+		Expired   func(childComplexity int) int
+		ExpiresOn func(childComplexity int) int
+		Number    func(childComplexity int) int
+		Scheme    func(childComplexity int) int
 	}
 
 	Checkpoint struct {
@@ -237,6 +246,7 @@ type ComplexityRoot struct {
 		Kind      func(childComplexity int) int
 		Name      func(childComplexity int) int
 		Roles     func(childComplexity int) int
+		Vendor    func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -253,6 +263,8 @@ type ComplexityRoot struct {
 		PersonCreate            func(childComplexity int, input model.PersonCreateInput) int
 		PersonUpdate            func(childComplexity int, input model.PersonUpdateInput) int
 		RecipientNotify         func(childComplexity int, input model.RecipientNotifyInput) int
+		VendorCertificationsSet func(childComplexity int, input model.VendorCertificationsSetInput) int
+		VendorEngage            func(childComplexity int, input model.VendorEngageInput) int
 	}
 
 	OffboardingCase struct {
@@ -394,6 +406,8 @@ type ComplexityRoot struct {
 		Person             func(childComplexity int, id string) int
 		Receipt            func(childComplexity int, eventID string) int
 		Signature          func(childComplexity int, id string) int
+		Vendor             func(childComplexity int, id string) int
+		Vendors            func(childComplexity int, first *int, after *string) int
 		Viewer             func(childComplexity int) int
 	}
 
@@ -457,6 +471,35 @@ type ComplexityRoot struct {
 		Message func(childComplexity int) int
 	}
 
+	Vendor struct {
+		Certifications func(childComplexity int) int
+		Certified      func(childComplexity int) int
+		ContactEmail   func(childComplexity int) int
+		EngagedAt      func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Name           func(childComplexity int) int
+	}
+
+	VendorCertificationsSetPayload struct {
+		UserErrors func(childComplexity int) int
+		Vendor     func(childComplexity int) int
+	}
+
+	VendorConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	VendorEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	VendorEngagePayload struct {
+		UserErrors func(childComplexity int) int
+		Vendor     func(childComplexity int) int
+	}
+
 	Viewer struct {
 		Member func(childComplexity int) int
 		Tenant func(childComplexity int) int
@@ -497,6 +540,9 @@ type AssetReturnResolver interface {
 	Parcel(ctx context.Context, obj *domain.Return) (*domain.Parcel, error)
 	OffboardingCase(ctx context.Context, obj *domain.Return) (*domain.OffboardingCase, error)
 }
+type CertificationResolver interface {
+	Expired(ctx context.Context, obj *domain.Certification) (bool, error)
+}
 type CheckpointResolver interface {
 	RootHash(ctx context.Context, obj *domain.Checkpoint) (string, error)
 	Note(ctx context.Context, obj *domain.Checkpoint) (string, error)
@@ -531,6 +577,8 @@ type LedgerVerificationResolver interface {
 }
 type MemberResolver interface {
 	ID(ctx context.Context, obj *domain.Member) (string, error)
+
+	Vendor(ctx context.Context, obj *domain.Member) (*domain.Vendor, error)
 }
 type MutationResolver interface {
 	PersonCreate(ctx context.Context, input model.PersonCreateInput) (*model.PersonCreatePayload, error)
@@ -546,6 +594,8 @@ type MutationResolver interface {
 	AssetReturnReceive(ctx context.Context, input model.AssetReturnReceiveInput) (*model.AssetReturnReceivePayload, error)
 	AssetRestock(ctx context.Context, input model.AssetRestockInput) (*model.AssetRestockPayload, error)
 	AssetRetire(ctx context.Context, input model.AssetRetireInput) (*model.AssetRetirePayload, error)
+	VendorEngage(ctx context.Context, input model.VendorEngageInput) (*model.VendorEngagePayload, error)
+	VendorCertificationsSet(ctx context.Context, input model.VendorCertificationsSetInput) (*model.VendorCertificationsSetPayload, error)
 }
 type OffboardingCaseResolver interface {
 	ID(ctx context.Context, obj *domain.OffboardingCase) (string, error)
@@ -606,6 +656,8 @@ type QueryResolver interface {
 	OffboardingCases(ctx context.Context, filter *model.OffboardingCaseFilter, first *int, after *string) (*model.OffboardingCaseConnection, error)
 	AssetReturn(ctx context.Context, id string) (*domain.Return, error)
 	AssetReturns(ctx context.Context, filter *model.AssetReturnFilter, first *int, after *string) (*model.AssetReturnConnection, error)
+	Vendor(ctx context.Context, id string) (*domain.Vendor, error)
+	Vendors(ctx context.Context, first *int, after *string) (*model.VendorConnection, error)
 }
 type SignatureResolver interface {
 	ID(ctx context.Context, obj *domain.Signature) (string, error)
@@ -627,6 +679,13 @@ type SubscriptionResolver interface {
 }
 type TenantResolver interface {
 	ID(ctx context.Context, obj *domain.Tenant) (string, error)
+}
+type VendorResolver interface {
+	ID(ctx context.Context, obj *domain.Vendor) (string, error)
+
+	ContactEmail(ctx context.Context, obj *domain.Vendor) (*string, error)
+
+	Certified(ctx context.Context, obj *domain.Vendor) (bool, error)
 }
 type ViewerResolver interface {
 	Tenant(ctx context.Context, obj *model.Viewer) (*domain.Tenant, error)
@@ -988,6 +1047,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AssetReturnReceivePayload.UserErrors(childComplexity), true
+
+	case "Certification.expired":
+		if e.ComplexityRoot.Certification.Expired == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Certification.Expired(childComplexity), true
+	case "Certification.expiresOn":
+		if e.ComplexityRoot.Certification.ExpiresOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Certification.ExpiresOn(childComplexity), true
+	case "Certification.number":
+		if e.ComplexityRoot.Certification.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Certification.Number(childComplexity), true
+	case "Certification.scheme":
+		if e.ComplexityRoot.Certification.Scheme == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Certification.Scheme(childComplexity), true
 
 	case "Checkpoint.createdAt":
 		if e.ComplexityRoot.Checkpoint.CreatedAt == nil {
@@ -1361,6 +1445,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Member.Roles(childComplexity), true
+	case "Member.vendor":
+		if e.ComplexityRoot.Member.Vendor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Member.Vendor(childComplexity), true
 
 	case "Mutation.assetHandOff":
 		if e.ComplexityRoot.Mutation.AssetHandOff == nil {
@@ -1505,6 +1595,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecipientNotify(childComplexity, args["input"].(model.RecipientNotifyInput)), true
+	case "Mutation.vendorCertificationsSet":
+		if e.ComplexityRoot.Mutation.VendorCertificationsSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_vendorCertificationsSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VendorCertificationsSet(childComplexity, args["input"].(model.VendorCertificationsSetInput)), true
+	case "Mutation.vendorEngage":
+		if e.ComplexityRoot.Mutation.VendorEngage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_vendorEngage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VendorEngage(childComplexity, args["input"].(model.VendorEngageInput)), true
 
 	case "OffboardingCase.completedAt":
 		if e.ComplexityRoot.OffboardingCase.CompletedAt == nil {
@@ -2136,6 +2248,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Signature(childComplexity, args["id"].(string)), true
+	case "Query.vendor":
+		if e.ComplexityRoot.Query.Vendor == nil {
+			break
+		}
+
+		args, err := ec.field_Query_vendor_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Vendor(childComplexity, args["id"].(string)), true
+	case "Query.vendors":
+		if e.ComplexityRoot.Query.Vendors == nil {
+			break
+		}
+
+		args, err := ec.field_Query_vendors_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Vendors(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -2372,6 +2506,95 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserError.Message(childComplexity), true
 
+	case "Vendor.certifications":
+		if e.ComplexityRoot.Vendor.Certifications == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vendor.Certifications(childComplexity), true
+	case "Vendor.certified":
+		if e.ComplexityRoot.Vendor.Certified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vendor.Certified(childComplexity), true
+	case "Vendor.contactEmail":
+		if e.ComplexityRoot.Vendor.ContactEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vendor.ContactEmail(childComplexity), true
+	case "Vendor.engagedAt":
+		if e.ComplexityRoot.Vendor.EngagedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vendor.EngagedAt(childComplexity), true
+	case "Vendor.id":
+		if e.ComplexityRoot.Vendor.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vendor.ID(childComplexity), true
+	case "Vendor.name":
+		if e.ComplexityRoot.Vendor.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vendor.Name(childComplexity), true
+
+	case "VendorCertificationsSetPayload.userErrors":
+		if e.ComplexityRoot.VendorCertificationsSetPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VendorCertificationsSetPayload.UserErrors(childComplexity), true
+	case "VendorCertificationsSetPayload.vendor":
+		if e.ComplexityRoot.VendorCertificationsSetPayload.Vendor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VendorCertificationsSetPayload.Vendor(childComplexity), true
+
+	case "VendorConnection.edges":
+		if e.ComplexityRoot.VendorConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VendorConnection.Edges(childComplexity), true
+	case "VendorConnection.pageInfo":
+		if e.ComplexityRoot.VendorConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VendorConnection.PageInfo(childComplexity), true
+
+	case "VendorEdge.cursor":
+		if e.ComplexityRoot.VendorEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VendorEdge.Cursor(childComplexity), true
+	case "VendorEdge.node":
+		if e.ComplexityRoot.VendorEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VendorEdge.Node(childComplexity), true
+
+	case "VendorEngagePayload.userErrors":
+		if e.ComplexityRoot.VendorEngagePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VendorEngagePayload.UserErrors(childComplexity), true
+	case "VendorEngagePayload.vendor":
+		if e.ComplexityRoot.VendorEngagePayload.Vendor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VendorEngagePayload.Vendor(childComplexity), true
+
 	case "Viewer.member":
 		if e.ComplexityRoot.Viewer.Member == nil {
 			break
@@ -2400,6 +2623,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputAssetRetireInput,
 		ec.unmarshalInputAssetReturnFilter,
 		ec.unmarshalInputAssetReturnReceiveInput,
+		ec.unmarshalInputCertificationInput,
 		ec.unmarshalInputCustodyEventCorrectInput,
 		ec.unmarshalInputCustodyEventStreamFilter,
 		ec.unmarshalInputKeyValueInput,
@@ -2415,6 +2639,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputPersonUpdateInput,
 		ec.unmarshalInputRecipientNotifyInput,
 		ec.unmarshalInputSignatureInput,
+		ec.unmarshalInputVendorCertificationsSetInput,
+		ec.unmarshalInputVendorEngageInput,
 	)
 	first := true
 
@@ -4097,6 +4323,151 @@ type AssetRetirePayload {
   "Problems with the input; empty on success."
   userErrors: [UserError!]!
 }
+
+# ---------------------------------------------------------------------------
+# ITAD vendors
+
+extend type Query {
+  "An ITAD vendor the tenant engages, by its global id, or null when not found."
+  vendor(
+    "The vendor's global id."
+    id: ID!
+  ): Vendor
+
+  "The ITAD vendors the tenant engages, in the order they were engaged."
+  vendors(
+    "How many vendors to return, from 0 to 100 (default 20)."
+    first: Int
+    "Returns vendors after this cursor."
+    after: String
+  ): VendorConnection!
+}
+
+extend type Mutation {
+  """
+  Records an ITAD vendor the tenant engages, with the certifications the
+  tenant verified. Its staff then get API tokens with the ITAD_VENDOR role
+  linked to it (` + "`" + `custody token create --role itad_vendor --vendor <id>` + "`" + `).
+  """
+  vendorEngage(
+    "The vendor and its certifications."
+    input: VendorEngageInput!
+  ): VendorEngagePayload!
+
+  "Replaces a vendor's certifications (a renewal, a new scheme, a lapsed one removed)."
+  vendorCertificationsSet(
+    "The vendor and all its current certifications."
+    input: VendorCertificationsSetInput!
+  ): VendorCertificationsSetPayload!
+}
+
+extend type Member {
+  "The ITAD vendor an ITAD_VENDOR member works for, if any."
+  vendor: Vendor
+}
+
+"An ITAD vendor organisation the tenant engages to pick up, sanitize and dispose of retired assets."
+type Vendor implements Node {
+  "The vendor's opaque global id."
+  id: ID!
+  "The vendor's name, unique in the tenant."
+  name: String!
+  "Where to reach the vendor's operations team."
+  contactEmail: String
+  "The certifications the tenant verified, by scheme."
+  certifications: [Certification!]!
+  """
+  True when the vendor holds at least one certification and none has
+  expired today: only then can pickups be assigned to it.
+  """
+  certified: Boolean!
+  "When the tenant engaged the vendor."
+  engagedAt: DateTime!
+}
+
+"One industry certification of an ITAD vendor."
+type Certification {
+  "The certification scheme."
+  scheme: CertificationScheme!
+  "The certificate number, as issued."
+  number: String!
+  "The last day the certificate is valid."
+  expiresOn: Date!
+  "True when the certificate has expired (today is after expiresOn)."
+  expired: Boolean!
+}
+
+"An ITAD industry certification scheme."
+enum CertificationScheme {
+  "SERI R2v3 (Responsible Recycling)."
+  R2V3
+  "e-Stewards (Basel Action Network)."
+  E_STEWARDS
+  "NAID AAA (i-SIGMA data destruction)."
+  NAID_AAA
+}
+
+"A certification as verified by the tenant."
+input CertificationInput {
+  "The certification scheme (one certification per scheme)."
+  scheme: CertificationScheme!
+  "The certificate number."
+  number: String!
+  "The last day the certificate is valid."
+  expiresOn: Date!
+}
+
+"A page of vendors."
+type VendorConnection {
+  "The vendors of this page, each with its cursor."
+  edges: [VendorEdge!]!
+  "Where this page stands in the list."
+  pageInfo: PageInfo!
+}
+
+"A vendor in a list."
+type VendorEdge {
+  "An opaque cursor: pass it as ` + "`" + `after` + "`" + ` to continue after this vendor."
+  cursor: String!
+  "The vendor."
+  node: Vendor!
+}
+
+"Engages an ITAD vendor."
+input VendorEngageInput {
+  "The vendor's name, unique in the tenant."
+  name: String!
+  "Where to reach the vendor's operations team."
+  contactEmail: String
+  "The certifications the tenant verified (at most one per scheme)."
+  certifications: [CertificationInput!]
+  "A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing."
+  idempotencyKey: String
+}
+
+"The result of ` + "`" + `vendorEngage` + "`" + `."
+type VendorEngagePayload {
+  "The vendor engaged, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  vendor: Vendor
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Replaces a vendor's certifications."
+input VendorCertificationsSetInput {
+  "The vendor's global id."
+  vendorId: ID!
+  "All its current certifications (an empty list removes them all)."
+  certifications: [CertificationInput!]!
+}
+
+"The result of ` + "`" + `vendorCertificationsSet` + "`" + `."
+type VendorCertificationsSetPayload {
+  "The vendor after the change, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  vendor: Vendor
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -4269,6 +4640,20 @@ func (ec *executionContext) childFields_AssetReturnReceivePayload(ctx context.Co
 		return ec.fieldContext_AssetReturnReceivePayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AssetReturnReceivePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Certification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "scheme":
+		return ec.fieldContext_Certification_scheme(ctx, field)
+	case "number":
+		return ec.fieldContext_Certification_number(ctx, field)
+	case "expiresOn":
+		return ec.fieldContext_Certification_expiresOn(ctx, field)
+	case "expired":
+		return ec.fieldContext_Certification_expired(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Certification", field.Name)
 }
 
 func (ec *executionContext) childFields_Checkpoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4469,6 +4854,8 @@ func (ec *executionContext) childFields_Member(ctx context.Context, field graphq
 		return ec.fieldContext_Member_roles(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Member_createdAt(ctx, field)
+	case "vendor":
+		return ec.fieldContext_Member_vendor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Member", field.Name)
 }
@@ -4823,6 +5210,64 @@ func (ec *executionContext) childFields_UserError(ctx context.Context, field gra
 		return ec.fieldContext_UserError_code(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserError", field.Name)
+}
+
+func (ec *executionContext) childFields_Vendor(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Vendor_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Vendor_name(ctx, field)
+	case "contactEmail":
+		return ec.fieldContext_Vendor_contactEmail(ctx, field)
+	case "certifications":
+		return ec.fieldContext_Vendor_certifications(ctx, field)
+	case "certified":
+		return ec.fieldContext_Vendor_certified(ctx, field)
+	case "engagedAt":
+		return ec.fieldContext_Vendor_engagedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Vendor", field.Name)
+}
+
+func (ec *executionContext) childFields_VendorCertificationsSetPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "vendor":
+		return ec.fieldContext_VendorCertificationsSetPayload_vendor(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_VendorCertificationsSetPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VendorCertificationsSetPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_VendorConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_VendorConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_VendorConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VendorConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_VendorEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_VendorEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_VendorEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VendorEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_VendorEngagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "vendor":
+		return ec.fieldContext_VendorEngagePayload_vendor(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_VendorEngagePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VendorEngagePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5183,6 +5628,34 @@ func (ec *executionContext) field_Mutation_recipientNotify_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RecipientNotifyInput, error) {
 			return ec.unmarshalNRecipientNotifyInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐRecipientNotifyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_vendorCertificationsSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.VendorCertificationsSetInput, error) {
+			return ec.unmarshalNVendorCertificationsSetInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐVendorCertificationsSetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_vendorEngage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.VendorEngageInput, error) {
+			return ec.unmarshalNVendorEngageInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐVendorEngageInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5558,6 +6031,42 @@ func (ec *executionContext) field_Query_signature_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_vendor_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_vendors_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -7165,6 +7674,98 @@ func (ec *executionContext) fieldContext_AssetReturnReceivePayload_userErrors(_ 
 	return fc, nil
 }
 
+func (ec *executionContext) _Certification_scheme(ctx context.Context, field graphql.CollectedField, obj *domain.Certification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Certification_scheme(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scheme, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.CertificationScheme) graphql.Marshaler {
+			return ec.marshalNCertificationScheme2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCertificationScheme(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Certification_scheme(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Certification", field, false, false, errors.New("field of type CertificationScheme does not have child fields"))
+}
+
+func (ec *executionContext) _Certification_number(ctx context.Context, field graphql.CollectedField, obj *domain.Certification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Certification_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Certification_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Certification", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Certification_expiresOn(ctx context.Context, field graphql.CollectedField, obj *domain.Certification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Certification_expiresOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDate2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Certification_expiresOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Certification", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _Certification_expired(ctx context.Context, field graphql.CollectedField, obj *domain.Certification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Certification_expired(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Certification().Expired(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Certification_expired(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Certification", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _Checkpoint_treeSize(ctx context.Context, field graphql.CollectedField, obj *domain.Checkpoint) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8732,6 +9333,38 @@ func (ec *executionContext) fieldContext_Member_createdAt(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Member", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
+func (ec *executionContext) _Member_vendor(ctx context.Context, field graphql.CollectedField, obj *domain.Member) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Member_vendor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Member().Vendor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Vendor) graphql.Marshaler {
+			return ec.marshalOVendor2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐVendor(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Member_vendor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Member",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Vendor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_personCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9298,6 +9931,94 @@ func (ec *executionContext) fieldContext_Mutation_assetRetire(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_assetRetire_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_vendorEngage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_vendorEngage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VendorEngage(ctx, fc.Args["input"].(model.VendorEngageInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VendorEngagePayload) graphql.Marshaler {
+			return ec.marshalNVendorEngagePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐVendorEngagePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_vendorEngage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VendorEngagePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_vendorEngage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_vendorCertificationsSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_vendorCertificationsSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VendorCertificationsSet(ctx, fc.Args["input"].(model.VendorCertificationsSetInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VendorCertificationsSetPayload) graphql.Marshaler {
+			return ec.marshalNVendorCertificationsSetPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐVendorCertificationsSetPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_vendorCertificationsSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VendorCertificationsSetPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_vendorCertificationsSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12012,6 +12733,94 @@ func (ec *executionContext) fieldContext_Query_assetReturns(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_vendor(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_vendor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Vendor(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Vendor) graphql.Marshaler {
+			return ec.marshalOVendor2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐVendor(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_vendor(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Vendor(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_vendor_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_vendors(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_vendors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Vendors(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VendorConnection) graphql.Marshaler {
+			return ec.marshalNVendorConnection2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐVendorConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_vendors(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VendorConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_vendors_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12980,6 +13789,400 @@ func (ec *executionContext) _UserError_code(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_UserError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserError", field, false, false, errors.New("field of type UserErrorCode does not have child fields"))
+}
+
+func (ec *executionContext) _Vendor_id(ctx context.Context, field graphql.CollectedField, obj *domain.Vendor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vendor_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Vendor().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Vendor_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vendor", field, true, true, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Vendor_name(ctx context.Context, field graphql.CollectedField, obj *domain.Vendor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vendor_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Vendor_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vendor", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Vendor_contactEmail(ctx context.Context, field graphql.CollectedField, obj *domain.Vendor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vendor_contactEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Vendor().ContactEmail(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Vendor_contactEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vendor", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Vendor_certifications(ctx context.Context, field graphql.CollectedField, obj *domain.Vendor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vendor_certifications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Certifications, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []domain.Certification) graphql.Marshaler {
+			return ec.marshalNCertification2ᚕgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCertificationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Vendor_certifications(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Vendor",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Certification(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Vendor_certified(ctx context.Context, field graphql.CollectedField, obj *domain.Vendor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vendor_certified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Vendor().Certified(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Vendor_certified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vendor", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Vendor_engagedAt(ctx context.Context, field graphql.CollectedField, obj *domain.Vendor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vendor_engagedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EngagedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Vendor_engagedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vendor", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _VendorCertificationsSetPayload_vendor(ctx context.Context, field graphql.CollectedField, obj *model.VendorCertificationsSetPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VendorCertificationsSetPayload_vendor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Vendor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Vendor) graphql.Marshaler {
+			return ec.marshalOVendor2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐVendor(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VendorCertificationsSetPayload_vendor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VendorCertificationsSetPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Vendor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VendorCertificationsSetPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.VendorCertificationsSetPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VendorCertificationsSetPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VendorCertificationsSetPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VendorCertificationsSetPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VendorConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.VendorConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VendorConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.VendorEdge) graphql.Marshaler {
+			return ec.marshalNVendorEdge2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐVendorEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VendorConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VendorConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VendorEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VendorConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.VendorConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VendorConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VendorConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VendorConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VendorEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.VendorEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VendorEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VendorEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VendorEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _VendorEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.VendorEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VendorEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Vendor) graphql.Marshaler {
+			return ec.marshalNVendor2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐVendor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VendorEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VendorEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Vendor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VendorEngagePayload_vendor(ctx context.Context, field graphql.CollectedField, obj *model.VendorEngagePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VendorEngagePayload_vendor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Vendor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Vendor) graphql.Marshaler {
+			return ec.marshalOVendor2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐVendor(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VendorEngagePayload_vendor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VendorEngagePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Vendor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VendorEngagePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.VendorEngagePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VendorEngagePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VendorEngagePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VendorEngagePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Viewer_tenant(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
@@ -14525,6 +15728,50 @@ func (ec *executionContext) unmarshalInputAssetReturnReceiveInput(ctx context.Co
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCertificationInput(ctx context.Context, obj any) (model.CertificationInput, error) {
+	var it model.CertificationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"scheme", "number", "expiresOn"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "scheme":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheme"))
+			data, err := ec.unmarshalNCertificationScheme2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCertificationScheme(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scheme = data
+		case "number":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("number"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Number = data
+		case "expiresOn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresOn"))
+			data, err := ec.unmarshalNDate2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresOn = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCustodyEventCorrectInput(ctx context.Context, obj any) (model.CustodyEventCorrectInput, error) {
 	var it model.CustodyEventCorrectInput
 	if obj == nil {
@@ -15304,6 +16551,94 @@ func (ec *executionContext) unmarshalInputSignatureInput(ctx context.Context, ob
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputVendorCertificationsSetInput(ctx context.Context, obj any) (model.VendorCertificationsSetInput, error) {
+	var it model.VendorCertificationsSetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"vendorId", "certifications"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "vendorId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("vendorId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VendorID = data
+		case "certifications":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certifications"))
+			data, err := ec.unmarshalNCertificationInput2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificationInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Certifications = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputVendorEngageInput(ctx context.Context, obj any) (model.VendorEngageInput, error) {
+	var it model.VendorEngageInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "contactEmail", "certifications", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "contactEmail":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactEmail"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactEmail = data
+		case "certifications":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certifications"))
+			data, err := ec.unmarshalOCertificationInput2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificationInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Certifications = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -15312,6 +16647,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case domain.Vendor:
+		return ec._Vendor(ctx, sel, &obj)
+	case *domain.Vendor:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Vendor(ctx, sel, obj)
 	case domain.Signature:
 		return ec._Signature(ctx, sel, &obj)
 	case *domain.Signature:
@@ -16648,6 +17990,92 @@ func (ec *executionContext) _AssetReturnReceivePayload(ctx context.Context, sel 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var certificationImplementors = []string{"Certification"}
+
+func (ec *executionContext) _Certification(ctx context.Context, sel ast.SelectionSet, obj *domain.Certification) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, certificationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Certification")
+		case "scheme":
+			out.Values[i] = ec._Certification_scheme(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "number":
+			out.Values[i] = ec._Certification_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiresOn":
+			out.Values[i] = ec._Certification_expiresOn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expired":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Certification_expired(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18065,6 +19493,44 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "vendor":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Member_vendor(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18193,6 +19659,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "assetRetire":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_assetRetire(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "vendorEngage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_vendorEngage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "vendorCertificationsSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_vendorCertificationsSet(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -20288,6 +21768,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "vendor":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_vendor(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "vendors":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_vendors(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -21046,6 +22570,340 @@ func (ec *executionContext) _UserError(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var vendorImplementors = []string{"Vendor", "Node"}
+
+func (ec *executionContext) _Vendor(ctx context.Context, sel ast.SelectionSet, obj *domain.Vendor) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, vendorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Vendor")
+		case "id":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Vendor_id(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "name":
+			out.Values[i] = ec._Vendor_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contactEmail":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Vendor_contactEmail(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "certifications":
+			out.Values[i] = ec._Vendor_certifications(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "certified":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Vendor_certified(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "engagedAt":
+			out.Values[i] = ec._Vendor_engagedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var vendorCertificationsSetPayloadImplementors = []string{"VendorCertificationsSetPayload"}
+
+func (ec *executionContext) _VendorCertificationsSetPayload(ctx context.Context, sel ast.SelectionSet, obj *model.VendorCertificationsSetPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, vendorCertificationsSetPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VendorCertificationsSetPayload")
+		case "vendor":
+			out.Values[i] = ec._VendorCertificationsSetPayload_vendor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._VendorCertificationsSetPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var vendorConnectionImplementors = []string{"VendorConnection"}
+
+func (ec *executionContext) _VendorConnection(ctx context.Context, sel ast.SelectionSet, obj *model.VendorConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, vendorConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VendorConnection")
+		case "edges":
+			out.Values[i] = ec._VendorConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._VendorConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var vendorEdgeImplementors = []string{"VendorEdge"}
+
+func (ec *executionContext) _VendorEdge(ctx context.Context, sel ast.SelectionSet, obj *model.VendorEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, vendorEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VendorEdge")
+		case "cursor":
+			out.Values[i] = ec._VendorEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._VendorEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var vendorEngagePayloadImplementors = []string{"VendorEngagePayload"}
+
+func (ec *executionContext) _VendorEngagePayload(ctx context.Context, sel ast.SelectionSet, obj *model.VendorEngagePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, vendorEngagePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VendorEngagePayload")
+		case "vendor":
+			out.Values[i] = ec._VendorEngagePayload_vendor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._VendorEngagePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var viewerImplementors = []string{"Viewer"}
 
 func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *model.Viewer) graphql.Marshaler {
@@ -21760,6 +23618,62 @@ func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (
 func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.SelectionSet, v bool) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalBoolean(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNCertification2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCertification(ctx context.Context, sel ast.SelectionSet, v domain.Certification) graphql.Marshaler {
+	return ec._Certification(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCertification2ᚕgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCertificationᚄ(ctx context.Context, sel ast.SelectionSet, v []domain.Certification) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCertification2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCertification(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNCertificationInput2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificationInputᚄ(ctx context.Context, v any) ([]*model.CertificationInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.CertificationInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCertificationInput2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificationInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNCertificationInput2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificationInput(ctx context.Context, v any) (*model.CertificationInput, error) {
+	res, err := ec.unmarshalInputCertificationInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCertificationScheme2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCertificationScheme(ctx context.Context, v any) (domain.CertificationScheme, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.CertificationScheme(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCertificationScheme2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCertificationScheme(ctx context.Context, sel ast.SelectionSet, v domain.CertificationScheme) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -22721,6 +24635,82 @@ func (ec *executionContext) marshalNUserErrorCode2githubᚗcomᚋcustodyᚑdev�
 	return res
 }
 
+func (ec *executionContext) marshalNVendor2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐVendor(ctx context.Context, sel ast.SelectionSet, v *domain.Vendor) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Vendor(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNVendorCertificationsSetInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐVendorCertificationsSetInput(ctx context.Context, v any) (model.VendorCertificationsSetInput, error) {
+	res, err := ec.unmarshalInputVendorCertificationsSetInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVendorCertificationsSetPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐVendorCertificationsSetPayload(ctx context.Context, sel ast.SelectionSet, v *model.VendorCertificationsSetPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._VendorCertificationsSetPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNVendorConnection2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐVendorConnection(ctx context.Context, sel ast.SelectionSet, v *model.VendorConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._VendorConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNVendorEdge2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐVendorEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.VendorEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVendorEdge2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐVendorEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNVendorEdge2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐVendorEdge(ctx context.Context, sel ast.SelectionSet, v *model.VendorEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._VendorEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNVendorEngageInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐVendorEngageInput(ctx context.Context, v any) (model.VendorEngageInput, error) {
+	res, err := ec.unmarshalInputVendorEngageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVendorEngagePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐVendorEngagePayload(ctx context.Context, sel ast.SelectionSet, v *model.VendorEngagePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._VendorEngagePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐViewer(ctx context.Context, sel ast.SelectionSet, v *model.Viewer) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -23020,6 +25010,23 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOCertificationInput2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificationInputᚄ(ctx context.Context, v any) ([]*model.CertificationInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.CertificationInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCertificationInput2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificationInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalOCheckpoint2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCheckpoint(ctx context.Context, sel ast.SelectionSet, v *domain.Checkpoint) graphql.Marshaler {
@@ -23420,6 +25427,13 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOVendor2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐVendor(ctx context.Context, sel ast.SelectionSet, v *domain.Vendor) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Vendor(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOWriteOffKind2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐWriteOffKind(ctx context.Context, v any) (*domain.WriteOffKind, error) {

@@ -184,6 +184,16 @@ type AssetReturnReceivePayload struct {
 	UserErrors []*domain.UserError `json:"userErrors"`
 }
 
+// A certification as verified by the tenant.
+type CertificationInput struct {
+	// The certification scheme (one certification per scheme).
+	Scheme domain.CertificationScheme `json:"scheme"`
+	// The certificate number.
+	Number string `json:"number"`
+	// The last day the certificate is valid.
+	ExpiresOn time.Time `json:"expiresOn"`
+}
+
 // A page of checkpoints.
 type CheckpointConnection struct {
 	// The checkpoints of this page.
@@ -592,6 +602,58 @@ type SignatureInput struct {
 // endpoint; authenticate in `connection_init` with
 // `{"authorization": "Bearer <token>"}`).
 type Subscription struct {
+}
+
+// Replaces a vendor's certifications.
+type VendorCertificationsSetInput struct {
+	// The vendor's global id.
+	VendorID string `json:"vendorId"`
+	// All its current certifications (an empty list removes them all).
+	Certifications []*CertificationInput `json:"certifications"`
+}
+
+// The result of `vendorCertificationsSet`.
+type VendorCertificationsSetPayload struct {
+	// The vendor after the change, or null when `userErrors` is not empty.
+	Vendor *domain.Vendor `json:"vendor,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// A page of vendors.
+type VendorConnection struct {
+	// The vendors of this page, each with its cursor.
+	Edges []*VendorEdge `json:"edges"`
+	// Where this page stands in the list.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// A vendor in a list.
+type VendorEdge struct {
+	// An opaque cursor: pass it as `after` to continue after this vendor.
+	Cursor string `json:"cursor"`
+	// The vendor.
+	Node *domain.Vendor `json:"node"`
+}
+
+// Engages an ITAD vendor.
+type VendorEngageInput struct {
+	// The vendor's name, unique in the tenant.
+	Name string `json:"name"`
+	// Where to reach the vendor's operations team.
+	ContactEmail *string `json:"contactEmail,omitempty"`
+	// The certifications the tenant verified (at most one per scheme).
+	Certifications []*CertificationInput `json:"certifications,omitempty"`
+	// A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// The result of `vendorEngage`.
+type VendorEngagePayload struct {
+	// The vendor engaged, or null when `userErrors` is not empty.
+	Vendor *domain.Vendor `json:"vendor,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
 }
 
 // The authenticated caller.

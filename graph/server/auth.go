@@ -83,6 +83,7 @@ func resolveToken(ctx context.Context, auth Authenticator, token string) (p tena
 		MemberName: cred.Member.Name,
 		Roles:      roles,
 		TokenID:    cred.TokenID,
+		VendorID:   cred.Member.VendorID,
 	}, "", nil
 }
 
