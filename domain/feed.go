@@ -91,6 +91,8 @@ const (
 	// so subscribers that keep up never touch the database; one that falls
 	// further behind replays from the database by itself.
 	feedWindow = 1024
+	// feedJoinTimeout bounds the first subscriber's read of the log size.
+	feedJoinTimeout = 5 * time.Second
 	// replayBatch is how many events a lagging subscriber reads per
 	// transaction while it catches up.
 	replayBatch = 500
@@ -112,6 +114,10 @@ type feed struct {
 type tenantFeed struct {
 	users int
 	stop  context.CancelFunc
+	// ready is closed once the first subscriber has read the log's size;
+	// err is then set if that failed.
+	ready chan struct{}
+	err   error
 
 	mu sync.Mutex
 	// head is the last sequence number read; window holds the most recent
@@ -126,28 +132,56 @@ func newFeed(store Store, bus Bus, log *slog.Logger) *feed {
 	return &feed{store: store, bus: bus, log: log, tenants: map[string]*tenantFeed{}}
 }
 
-// join returns the tenant's feed, starting it for the first subscriber.
-func (f *feed) join(tenantID string) (*tenantFeed, error) {
+// join returns the tenant's feed, starting it for the first subscriber. The
+// first subscriber reads the log's size outside the feed's lock (a slow
+// database must not stall other tenants' subscribers); later ones wait for
+// that read.
+func (f *feed) join(ctx context.Context, tenantID string) (*tenantFeed, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if tf, ok := f.tenants[tenantID]; ok {
 		tf.users++
+		f.mu.Unlock()
+		select {
+		case <-tf.ready:
+		case <-ctx.Done():
+			f.leave(tenantID, tf)
+			return nil, ctx.Err()
+		}
+		if tf.err != nil {
+			f.leave(tenantID, tf)
+			return nil, tf.err
+		}
 		return tf, nil
 	}
-	ctx, stop := context.WithCancel(tenancy.WithPrincipal(context.Background(), tenancy.Principal{TenantID: tenantID}))
+	runCtx, stop := context.WithCancel(tenancy.WithPrincipal(context.Background(), tenancy.Principal{TenantID: tenantID}))
+	tf := &tenantFeed{users: 1, stop: stop, ready: make(chan struct{}), grew: make(chan struct{})}
+	f.tenants[tenantID] = tf
+	f.mu.Unlock()
+
+	readCtx, cancel := context.WithTimeout(runCtx, feedJoinTimeout)
 	var head int64
-	err := f.store.View(ctx, func(tx Tx) error {
+	err := f.store.View(readCtx, func(tx Tx) error {
 		var err error
 		head, err = tx.LedgerSize()
 		return err
 	})
+	cancel()
 	if err != nil {
+		tf.err = fmt.Errorf("read log size: %w", err)
+		f.mu.Lock()
+		if f.tenants[tenantID] == tf {
+			delete(f.tenants, tenantID) // the next subscriber tries again
+		}
+		f.mu.Unlock()
 		stop()
-		return nil, fmt.Errorf("read log size: %w", err)
+		close(tf.ready)
+		return nil, tf.err
 	}
-	tf := &tenantFeed{users: 1, stop: stop, head: head, grew: make(chan struct{})}
-	f.tenants[tenantID] = tf
-	go f.run(ctx, tenantID, tf)
+	tf.mu.Lock()
+	tf.head = head
+	tf.mu.Unlock()
+	close(tf.ready)
+	go f.run(runCtx, tenantID, tf)
 	return tf, nil
 }
 
@@ -158,7 +192,9 @@ func (f *feed) leave(tenantID string, tf *tenantFeed) {
 	tf.users--
 	if tf.users == 0 {
 		tf.stop()
-		delete(f.tenants, tenantID)
+		if f.tenants[tenantID] == tf {
+			delete(f.tenants, tenantID)
+		}
 	}
 }
 
@@ -318,7 +354,15 @@ func (s *Service) FeedHead(tenantID string) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return tf.last(), true
+	select {
+	case <-tf.ready:
+		if tf.err != nil {
+			return 0, false
+		}
+		return tf.last(), true
+	default:
+		return 0, false
+	}
 }
 
 // Follow streams the caller's tenant's custody log live: first what was
@@ -338,7 +382,7 @@ func (s *Service) Follow(ctx context.Context, f FollowFilter) (<-chan *CustodyEv
 	if f.After != nil && *f.After < 0 {
 		return nil, &ArgumentError{Argument: "after", Message: "must be a sequence number of the custody log (0 or more)"}
 	}
-	tf, err := s.feed.join(tenantID)
+	tf, err := s.feed.join(ctx, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("follow custody log: %w", err)
 	}
@@ -348,8 +392,10 @@ func (s *Service) Follow(ctx context.Context, f FollowFilter) (<-chan *CustodyEv
 	if f.After != nil {
 		if *f.After > last {
 			s.feed.leave(tenantID, tf)
+			// The log's size is not said: a role that hears little (a
+			// vendor) must not learn the tenant's activity from it.
 			return nil, &ArgumentError{Argument: "after",
-				Message: fmt.Sprintf("cursor %d is ahead of the custody log, which ends at %d", *f.After, last)}
+				Message: fmt.Sprintf("cursor %d is ahead of the custody log", *f.After)}
 		}
 		last = *f.After
 	}
@@ -373,6 +419,14 @@ func (s *Service) Follow(ctx context.Context, f FollowFilter) (<-chan *CustodyEv
 						return
 					}
 					continue
+				}
+				// Deliver nothing past the feed's head: what is answered
+				// with an event is read at that head or later (the
+				// GraphQL layer shares records per head), and the feed
+				// catches up with anything newer promptly.
+				head := tf.last()
+				for len(events) > 0 && events[len(events)-1].Seq > head {
+					events = events[:len(events)-1]
 				}
 			}
 			for _, e := range events {

@@ -91,6 +91,9 @@ func (s *Service) HandOff(ctx context.Context, in HandOffInput) (*HandOffResult,
 	res := &HandOffResult{}
 	var msgs []Message
 	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.LockLog(); err != nil {
+			return fmt.Errorf("lock the custody log: %w", err)
+		}
 		return idempotent(tx, who, "handOff", in.IdempotencyKey, in, func() (any, error) {
 			recipient, err := tx.GetPerson(recipientID)
 			if err != nil {
@@ -117,23 +120,33 @@ func (s *Service) HandOff(ctx context.Context, in HandOffInput) (*HandOffResult,
 			}
 			holder := Custodian{Kind: CustodianPerson, Ref: recipient.ID}
 			deployedAt := sig.SignedAt
+			// Handed to someone who is leaving: the assets join their open
+			// off-boarding case, and the events say so (HR hears them).
+			leaving, err := openCaseOf(tx, recipient.ID)
+			if err != nil {
+				return nil, err
+			}
 			for i, a := range assets {
 				place := location
 				if place == "" {
 					place = a.Custodian.Ref
 				}
 				a.DeployedAt = &deployedAt
+				details := signatureFacts(sig)
+				if leaving != nil {
+					details["case"] = leaving.ID
+				}
 				m, err := s.transition(tx, a, EventHandedOff, transitionFacts{
 					actorID: who.MemberID, at: sig.SignedAt, deviceTime: sig.DeviceTime, location: place,
 					custodian: holder, signatureID: sig.ID, personID: recipient.ID,
-					details: signatureFacts(sig),
+					details: details,
 				}, append(field, strconv.Itoa(i))...)
 				if err != nil {
 					return nil, err
 				}
 				msgs = append(msgs, m)
 			}
-			if err := addToOpenCase(tx, recipient.ID, assets, sig.SignedAt); err != nil {
+			if err := addToCase(tx, leaving, assets, sig.SignedAt); err != nil {
 				return nil, err
 			}
 			res.Signature, res.Assets = sig, assets

@@ -45,6 +45,9 @@ func (s *Service) OpenCase(ctx context.Context, in OpenCaseInput) (*OffboardingC
 	var c *OffboardingCase
 	var msgs []Message
 	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.LockLog(); err != nil {
+			return fmt.Errorf("lock the custody log: %w", err)
+		}
 		return idempotent(tx, who, "openCase", in.IdempotencyKey, in, func() (any, error) {
 			person, err := tx.GetPerson(personID)
 			if err != nil {
@@ -213,6 +216,9 @@ func (s *Service) WriteOffItem(ctx context.Context, in WriteOffInput) (*Offboard
 	var c *OffboardingCase
 	var msgs []Message
 	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.LockLog(); err != nil {
+			return fmt.Errorf("lock the custody log: %w", err)
+		}
 		return idempotent(tx, who, "writeOffCaseItem", in.IdempotencyKey, in, func() (any, error) {
 			var err error
 			if c, err = tx.LockCase(caseID); err != nil {
@@ -296,15 +302,23 @@ func (s *Service) annotate(tx Tx, a *Asset, t EventType, actorID string, at time
 	return m, nil
 }
 
-// addToOpenCase makes assets just handed to a person expected items of the
-// person's open case, if there is one (called inside the hand-off).
-func addToOpenCase(tx Tx, personID string, assets []*Asset, at time.Time) error {
+// openCaseOf returns, locked, the person's open off-boarding case, or nil.
+func openCaseOf(tx Tx, personID string) (*OffboardingCase, error) {
 	c, err := tx.LockOpenCaseOf(personID)
 	if errors.Is(err, ErrNotFound) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("look up open case: %w", err)
+		return nil, fmt.Errorf("look up open case: %w", err)
+	}
+	return c, nil
+}
+
+// addToCase makes assets just handed to a departing person expected items
+// of their open case c (nil: nobody is leaving, nothing to do).
+func addToCase(tx Tx, c *OffboardingCase, assets []*Asset, at time.Time) error {
+	if c == nil {
+		return nil
 	}
 	for _, a := range assets {
 		if err := tx.PutCaseItem(&CaseItem{CaseID: c.ID, AssetID: a.ID, Expected: true, Status: ItemOutstanding, AddedAt: at}); err != nil {

@@ -82,6 +82,12 @@ type Tx interface {
 
 	// Ledger: the tenant's tamper-evident log (see domain/ledger).
 
+	// LockLog takes the tenant log's write lock (the one AppendEvent takes)
+	// and holds it until the transaction ends. A use case whose reads decide
+	// what it writes across records (off-boarding cases and the assets they
+	// expect) takes it first, so it neither races nor deadlocks with another
+	// writer of the tenant: every writer then locks in the same order.
+	LockLog() error
 	// LedgerSize returns how many events the tenant's log holds (its tree size).
 	LedgerSize() (int64, error)
 	// ReadHashes returns the stored Merkle hashes at the given storage indexes

@@ -79,6 +79,9 @@ func (s *Service) ReturnAsset(ctx context.Context, in ReturnInput) (*ReturnResul
 	res := &ReturnResult{}
 	var msgs []Message
 	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.LockLog(); err != nil {
+			return fmt.Errorf("lock the custody log: %w", err)
+		}
 		return idempotent(tx, who, "returnAsset", in.IdempotencyKey, in, func() (any, error) {
 			a, err := findScanned(tx, serial, tag)
 			if err != nil {

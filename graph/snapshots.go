@@ -26,6 +26,11 @@ type snapshots struct {
 	byTenant map[string]*snapshot
 }
 
+// maxSnapshotEntries bounds one snapshot: a client replaying a long history
+// on a quiet tenant must not grow it without end. Past it, loads are not
+// shared (each subscriber reads for itself, as without snapshots).
+const maxSnapshotEntries = 10000
+
 // snapshot holds what was loaded while a tenant's log ended at head.
 type snapshot struct {
 	head    int64
@@ -68,6 +73,12 @@ func (s *snapshots) current(tenantID string) *snapshot {
 	case snap == nil || snap.head < head:
 		snap = &snapshot{head: head, entries: map[snapshotKey]*snapshotEntry{}}
 		s.byTenant[tenantID] = snap
+		// Forget the tenants nobody follows here any more.
+		for t := range s.byTenant {
+			if _, live := s.head(t); !live {
+				delete(s.byTenant, t)
+			}
+		}
 	case snap.head > head:
 		// Cannot happen with one feed per tenant; never share backwards.
 		return nil
@@ -94,6 +105,10 @@ func sharedFetch[K comparable, V any](s *snapshots, loader string, fetch func(co
 		var theirs []*snapshotEntry
 		var theirKeys []K
 		snap.mu.Lock()
+		if len(snap.entries)+len(keys) > maxSnapshotEntries {
+			snap.mu.Unlock()
+			return fetch(ctx, keys)
+		}
 		for _, k := range keys {
 			sk := snapshotKey{loader: loader, key: k}
 			if e, ok := snap.entries[sk]; ok {

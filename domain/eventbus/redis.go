@@ -77,27 +77,41 @@ const (
 )
 
 // breaker stops publishing to a Redis that just failed, for a while, so
-// writes are not each delayed by the publish timeout during an outage.
+// writes are not each delayed by the publish timeout during an outage. When
+// the pause ends, one publish probes Redis while the others still fail fast.
 type breaker struct {
 	mu      sync.Mutex
 	until   time.Time
 	backoff time.Duration
+	probing bool
 }
 
-// open reports whether publishing is paused now.
+// open reports whether publishing is paused now. After a pause it lets the
+// first caller through as the probe.
 func (b *breaker) open(now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return now.Before(b.until)
+	if b.backoff == 0 {
+		return false
+	}
+	if b.probing || now.Before(b.until) {
+		return true
+	}
+	b.probing = true
+	return false
 }
 
 // record notes the outcome of a publish attempt.
 func (b *breaker) record(now time.Time, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.probing = false
 	if err == nil {
 		b.backoff, b.until = 0, time.Time{}
 		return
+	}
+	if now.Before(b.until) {
+		return // a publish begun before the pause: the pause already counts it
 	}
 	b.backoff = min(max(2*b.backoff, minPublishPause), maxPublishPause)
 	b.until = now.Add(b.backoff)

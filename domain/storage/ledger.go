@@ -100,6 +100,21 @@ func (t *txn) LedgerSize() (int64, error) {
 	return head.Size, nil
 }
 
+// LockLog implements domain.Tx: it locks the tenant's ledger head row, the
+// same row every append locks, so a use case that takes it first holds the
+// tenant's write lock from its first read (see locking for SQLite).
+func (t *txn) LockLog() error {
+	var head ledgerHeadRow
+	res := t.locking(t.scoped("ledger_heads").Limit(1)).Find(&head)
+	if res.Error != nil {
+		return dbError("lock log", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("lock log: tenant %s has no ledger head: %w", t.tenant, domain.ErrNotFound)
+	}
+	return nil
+}
+
 // ReadHashes implements domain.Tx in one statement (per readHashesChunk
 // indexes); it is the tlog.HashReader of the tenant's tree.
 func (t *txn) ReadHashes(indexes []int64) ([]tlog.Hash, error) {

@@ -148,11 +148,13 @@ func TestSubscriptionTopicsByRole(t *testing.T) {
 func TestSubscriptionFieldsAreFresh(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
 		d := e.deployed(t, e.a, "FR", 1)
+		var size struct{ Ledger struct{ Size int64 } }
+		e.ok(t, e.a.tokens[domain.RoleIT], `{ ledger { size } }`, nil, &size)
 		sub := connect(t, e.url, e.a.tokens[domain.RoleIT])
-		sub.subscribe("it", subscribeDoc, map[string]any{"filter": map[string]any{"assetId": d.assets[0]}})
-		// Nothing is replayed without a cursor: the stream starts at the end
-		// of the log, so give the server a moment to register the operation
-		// by round-tripping a query on the same socket.
+		// With a cursor, nothing committed after it can be missed, however
+		// late the server starts the stream.
+		sub.subscribe("it", subscribeDoc, map[string]any{"filter": map[string]any{"assetId": d.assets[0]}, "after": size.Ledger.Size})
+		// A query on the same socket meanwhile.
 		sub.send(wsMessage{Type: "subscribe", ID: "q", Payload: mustJSON(t, map[string]any{"query": `{ viewer { member { name } } }`})})
 		if m := sub.read(); m.Type != "next" || m.ID != "q" {
 			t.Fatalf("query over the socket: %+v", m)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/custody-dev/custody/graph/wstransport"
@@ -144,7 +145,10 @@ func WebSocketAuthenticator(auth Authenticator, proxies []netip.Prefix, log *slo
 				// A database blip must not drop every live subscription.
 				log.WarnContext(ctx, "recheck subscription token", "err", err)
 				return nil
-			case msg != "" || current.MemberID != p.MemberID:
+			case msg != "" || current.MemberID != p.MemberID || !slices.Equal(current.Roles, p.Roles) ||
+				current.VendorID != p.VendorID:
+				// Revoked, or the member's rights changed: the connection's
+				// streams were authorised with the old ones.
 				return errWebSocketRefused
 			}
 			return nil
