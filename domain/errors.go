@@ -54,6 +54,7 @@ const (
 	CodeInactivePerson       Code = "INACTIVE_PERSON"
 	CodeCaseNotOpen          Code = "CASE_NOT_OPEN"
 	CodeNotOutstanding       Code = "NOT_OUTSTANDING"
+	CodeCertificationExpired Code = "CERTIFICATION_EXPIRED"
 )
 
 // UserError is one problem with the caller's input, reported in a mutation

@@ -80,6 +80,9 @@ const (
 	// with someone's approval (details "case", "reason", "approvedBy"). It
 	// changes no state: the asset stays DEPLOYED to them.
 	EventRetentionApproved EventType = "RETENTION_APPROVED"
+	// EventUnstaged takes a STAGED asset off its pickup order (details
+	// "order", "vendor", "reason"): it is RETIRED again.
+	EventUnstaged EventType = "UNSTAGED"
 )
 
 // transition is one edge of the lifecycle graph.
@@ -109,6 +112,7 @@ var lifecycle = func() map[transition]AssetState {
 		{StateInStock, EventRetired}:              StateRetired,
 		{StateSerialized, EventRetired}:           StateRetired,
 		{StateRetired, EventStaged}:               StateStaged,
+		{StateStaged, EventUnstaged}:              StateRetired,
 		{StateStaged, EventPickedUp}:              StatePickedUp,
 		{StatePickedUp, EventArrivedAtVendor}:     StateAtVendor,
 		{StateAtVendor, EventSanitized}:           StateSanitized,

@@ -160,6 +160,37 @@ type Tx interface {
 	// ListVendors returns vendors by id (creation order).
 	ListVendors(page PageRequest) ([]*Vendor, error)
 
+	// Pickup orders (pickups.go).
+
+	CreatePickupOrder(o *PickupOrder) error
+	// UpdatePickupOrder writes o if its stored version is o.Version-1, else ErrConcurrentModification.
+	UpdatePickupOrder(o *PickupOrder) error
+	GetPickupOrder(id string) (*PickupOrder, error)
+	GetPickupOrders(ids []string) ([]*PickupOrder, error)
+	// LockPickupOrder is GetPickupOrder holding a write lock on the order
+	// until the transaction ends (SELECT ... FOR UPDATE on Postgres), so
+	// staging and scans of one order are serialised. Only inside Update.
+	LockPickupOrder(id string) (*PickupOrder, error)
+	// ListPickupOrders returns orders by id (creation order).
+	ListPickupOrders(f PickupFilter, page PageRequest) ([]*PickupOrder, error)
+	// PutPickupLine inserts the line or replaces the one with the same (order, asset).
+	PutPickupLine(l *PickupLine) error
+	// PutPickupLines inserts many new lines in few statements (bulk staging).
+	PutPickupLines(ls []*PickupLine) error
+	// ListPickupLines returns the lines of the given orders ordered by order
+	// id then StagedAt then asset id, in one statement.
+	ListPickupLines(orderIDs []string) ([]*PickupLine, error)
+	// FindPickupLines returns the order's lines whose serial is serial or
+	// whose tag is tag (either may be empty, matching nothing), using the
+	// (tenant, order, serial) and (tenant, order, tag) indexes.
+	FindPickupLines(orderID, serial, tag string) ([]*PickupLine, error)
+	// CreatePickupScans inserts scans (one or many) in few statements.
+	CreatePickupScans(scans []*PickupScan) error
+	// ListPickupScans returns an order's scans of one phase in scan order.
+	ListPickupScans(orderID string, phase ScanPhase) ([]*PickupScan, error)
+	// MatchedInPhase reports whether a MATCHED scan of the line exists in the phase.
+	MatchedInPhase(orderID string, phase ScanPhase, assetID string) (bool, error)
+
 	// ClaimIdempotency records (operation, key, requestHash) if the key is new
 	// and returns nil; if the key exists it returns the stored record (whose
 	// Result may be nil when the first attempt is still running in another

@@ -77,3 +77,12 @@ func vendorConnection(page domain.Page[*domain.Vendor]) *model.VendorConnection 
 		func(cur string, v *domain.Vendor) *model.VendorEdge { return &model.VendorEdge{Cursor: cur, Node: v} })
 	return &model.VendorConnection{Edges: edges, PageInfo: info}
 }
+
+func pickupOrderConnection(page domain.Page[*domain.PickupOrder]) *model.PickupOrderConnection {
+	edges, info := connection(page,
+		func(o *domain.PickupOrder) string { return encodeCursor(typePickupOrder, o.ID) },
+		func(cur string, o *domain.PickupOrder) *model.PickupOrderEdge {
+			return &model.PickupOrderEdge{Cursor: cur, Node: o}
+		})
+	return &model.PickupOrderConnection{Edges: edges, PageInfo: info}
+}

@@ -20,7 +20,8 @@ const (
 	typeOffboardingCase = "OffboardingCase"
 	typeAssetReturn     = "AssetReturn"
 	// typeVendor: ITAD disposition.
-	typeVendor = "Vendor"
+	typeVendor      = "Vendor"
+	typePickupOrder = "PickupOrder"
 )
 
 // globalTypes are the types whose ids EncodeID and DecodeID accept.
@@ -28,6 +29,7 @@ var globalTypes = map[string]bool{
 	typeAsset: true, typeParcel: true, typePerson: true, typeSignature: true,
 	typeCustodyEvent: true, typeMember: true, typeTenant: true,
 	typeOffboardingCase: true, typeAssetReturn: true, typeVendor: true,
+	typePickupOrder: true,
 }
 
 // EncodeID returns the opaque global id of the record of type typeName

@@ -38,6 +38,7 @@ type loaders struct {
 	caseItems    *batcher[string, []*domain.CaseItem]
 	returns      *batcher[string, *domain.Return]
 	vendors      *batcher[string, *domain.Vendor]
+	pickupLines  *batcher[string, []*domain.PickupLine]
 	recentEvents *batcher[recentKey, []*domain.CustodyEvent]
 	historyHeads *batcher[historyKey, domain.Page[*domain.CustodyEvent]]
 }
@@ -100,6 +101,20 @@ func newLoaders(svc *domain.Service, snaps *snapshots) *loaders {
 		returns: newBatcher("returns", maybeShared(snaps, "returns", byID(svc.ReturnsByID, func(r *domain.Return) string { return r.ID }))),
 		// Vendors change without custody events (certifications), so they are never shared.
 		vendors: newBatcher("vendors", byID(svc.VendorsByID, func(v *domain.Vendor) string { return v.ID })),
+		pickupLines: newBatcher("pickup lines", maybeShared(snaps, "pickupLines", func(ctx context.Context, orderIDs []string) (map[string][]*domain.PickupLine, error) {
+			lines, err := svc.PickupLines(ctx, orderIDs)
+			if err != nil {
+				return nil, err
+			}
+			out := make(map[string][]*domain.PickupLine, len(orderIDs))
+			for _, id := range orderIDs {
+				out[id] = []*domain.PickupLine{}
+			}
+			for _, l := range lines {
+				out[l.OrderID] = append(out[l.OrderID], l)
+			}
+			return out, nil
+		})),
 		recentEvents: newBatcher("recent custody events", maybeShared(snaps, "recentEvents", func(ctx context.Context, keys []recentKey) (map[recentKey][]*domain.CustodyEvent, error) {
 			return fetchRecentEvents(ctx, svc, keys)
 		})),
@@ -304,4 +319,10 @@ func loadCaseItems(ctx context.Context, caseID string) ([]*domain.CaseItem, erro
 
 func loadVendor(ctx context.Context, id string) (*domain.Vendor, error) {
 	return load(ctx, func(l *loaders) *batcher[string, *domain.Vendor] { return l.vendors }, id)
+}
+
+// loadPickupLines returns an order's manifest; the manifests of a list's
+// orders come in one statement.
+func loadPickupLines(ctx context.Context, orderID string) ([]*domain.PickupLine, error) {
+	return load(ctx, func(l *loaders) *batcher[string, []*domain.PickupLine] { return l.pickupLines }, orderID)
 }

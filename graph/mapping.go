@@ -323,3 +323,10 @@ func certificationInputs(in []*model.CertificationInput) []domain.Certification 
 	}
 	return out
 }
+
+func scanInput(in *model.PickupScanInput) domain.ScanInput {
+	if in == nil {
+		return domain.ScanInput{}
+	}
+	return domain.ScanInput{Serial: str(in.Serial), AssetTag: str(in.AssetTag), Model: str(in.Model), DeviceTime: in.DeviceTime}
+}

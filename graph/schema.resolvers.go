@@ -485,6 +485,101 @@ func (r *mutationResolver) VendorCertificationsSet(ctx context.Context, input mo
 	return &model.VendorCertificationsSetPayload{Vendor: v, UserErrors: problems}, nil
 }
 
+// PickupOrderCreate is the resolver for the pickupOrderCreate field.
+func (r *mutationResolver) PickupOrderCreate(ctx context.Context, input model.PickupOrderCreateInput) (*model.PickupOrderCreatePayload, error) {
+	var d ids
+	in := domain.PickupOrderInput{VendorID: d.one(typeVendor, input.VendorID, "vendor", "input", "vendorId"),
+		ScheduledOn: input.ScheduledOn, Note: str(input.Note), IdempotencyKey: str(input.IdempotencyKey)}
+	var o *domain.PickupOrder
+	err := d.errs.Err()
+	if err == nil {
+		o, err = r.svc.CreatePickupOrder(ctx, in)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PickupOrderCreatePayload{PickupOrder: o, UserErrors: problems}, nil
+}
+
+// PickupOrderStage is the resolver for the pickupOrderStage field.
+func (r *mutationResolver) PickupOrderStage(ctx context.Context, input model.PickupOrderStageInput) (*model.PickupOrderStagePayload, error) {
+	var d ids
+	in := domain.StageInput{OrderID: d.one(typePickupOrder, input.OrderID, "pickup order", "input", "orderId"),
+		AssetIDs: d.list(typeAsset, input.AssetIds, "asset", "input", "assetIds"), IdempotencyKey: str(input.IdempotencyKey)}
+	var lines []*domain.PickupLine
+	err := d.errs.Err()
+	if err == nil {
+		lines, err = r.svc.StageAssets(ctx, in)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PickupOrderStagePayload{Lines: lines, UserErrors: problems}, nil
+}
+
+// PickupOrderUnstage is the resolver for the pickupOrderUnstage field.
+func (r *mutationResolver) PickupOrderUnstage(ctx context.Context, input model.PickupOrderUnstageInput) (*model.PickupOrderUnstagePayload, error) {
+	var d ids
+	in := domain.UnstageInput{OrderID: d.one(typePickupOrder, input.OrderID, "pickup order", "input", "orderId"),
+		AssetID: d.one(typeAsset, input.AssetID, "asset", "input", "assetId"), Reason: input.Reason}
+	var line *domain.PickupLine
+	err := d.errs.Err()
+	if err == nil {
+		line, err = r.svc.UnstageAsset(ctx, in)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PickupOrderUnstagePayload{Line: line, UserErrors: problems}, nil
+}
+
+// PickupCountScan is the resolver for the pickupCountScan field.
+func (r *mutationResolver) PickupCountScan(ctx context.Context, input model.PickupCountScanInput) (*model.PickupCountScanPayload, error) {
+	var d ids
+	orderID := d.one(typePickupOrder, input.OrderID, "pickup order", "input", "orderId")
+	var scan *domain.PickupScan
+	err := d.errs.Err()
+	if err == nil {
+		scan, err = r.svc.CountScan(ctx, orderID, scanInput(input.Scan))
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PickupCountScanPayload{Scan: scan, UserErrors: problems}, nil
+}
+
+// PickupCountScanBulk is the resolver for the pickupCountScanBulk field.
+func (r *mutationResolver) PickupCountScanBulk(ctx context.Context, input model.PickupCountScanBulkInput) (*model.PickupCountScanBulkPayload, error) {
+	var d ids
+	orderID := d.one(typePickupOrder, input.OrderID, "pickup order", "input", "orderId")
+	scans := make([]domain.ScanInput, len(input.Scans))
+	for i, sc := range input.Scans {
+		scans[i] = scanInput(sc)
+	}
+	var got []*domain.PickupScan
+	err := d.errs.Err()
+	if err == nil {
+		got, err = r.svc.BulkCountScan(ctx, orderID, scans)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.PickupCountScanBulkPayload{UserErrors: problems}
+	for _, sc := range got {
+		if sc.Result == domain.ScanMatched {
+			out.Matched++
+		} else {
+			out.Discrepancies = append(out.Discrepancies, sc)
+		}
+	}
+	return out, nil
+}
+
 // ID is the resolver for the id field.
 func (r *offboardingCaseResolver) ID(ctx context.Context, obj *domain.OffboardingCase) (string, error) {
 	return EncodeID(typeOffboardingCase, obj.ID), nil
@@ -607,6 +702,90 @@ func (r *personResolver) ID(ctx context.Context, obj *domain.Person) (string, er
 // Department is the resolver for the department field.
 func (r *personResolver) Department(ctx context.Context, obj *domain.Person) (*string, error) {
 	return optional(obj.Department), nil
+}
+
+// Serial is the resolver for the serial field.
+func (r *pickupLineResolver) Serial(ctx context.Context, obj *domain.PickupLine) (*string, error) {
+	return optional(obj.Serial), nil
+}
+
+// AssetTag is the resolver for the assetTag field.
+func (r *pickupLineResolver) AssetTag(ctx context.Context, obj *domain.PickupLine) (*string, error) {
+	return optional(obj.AssetTag), nil
+}
+
+// Asset is the resolver for the asset field.
+func (r *pickupLineResolver) Asset(ctx context.Context, obj *domain.PickupLine) (*domain.Asset, error) {
+	return loadAsset(ctx, obj.AssetID)
+}
+
+// ID is the resolver for the id field.
+func (r *pickupOrderResolver) ID(ctx context.Context, obj *domain.PickupOrder) (string, error) {
+	return EncodeID(typePickupOrder, obj.ID), nil
+}
+
+// Vendor is the resolver for the vendor field.
+func (r *pickupOrderResolver) Vendor(ctx context.Context, obj *domain.PickupOrder) (*domain.Vendor, error) {
+	return loadVendor(ctx, obj.VendorID)
+}
+
+// Note is the resolver for the note field.
+func (r *pickupOrderResolver) Note(ctx context.Context, obj *domain.PickupOrder) (*string, error) {
+	return optional(obj.Note), nil
+}
+
+// Lines is the resolver for the lines field.
+func (r *pickupOrderResolver) Lines(ctx context.Context, obj *domain.PickupOrder, status *domain.LineStatus) ([]*domain.PickupLine, error) {
+	lines, err := loadPickupLines(ctx, obj.ID)
+	if err != nil || status == nil {
+		return lines, err
+	}
+	out := make([]*domain.PickupLine, 0, len(lines))
+	for _, l := range lines {
+		if l.Status == *status {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// Count is the resolver for the count field.
+func (r *pickupOrderResolver) Count(ctx context.Context, obj *domain.PickupOrder) (*domain.CountReport, error) {
+	return r.svc.PickupCountReport(ctx, obj.ID)
+}
+
+// Serial is the resolver for the serial field.
+func (r *pickupScanResolver) Serial(ctx context.Context, obj *domain.PickupScan) (*string, error) {
+	return optional(obj.Serial), nil
+}
+
+// AssetTag is the resolver for the assetTag field.
+func (r *pickupScanResolver) AssetTag(ctx context.Context, obj *domain.PickupScan) (*string, error) {
+	return optional(obj.AssetTag), nil
+}
+
+// Model is the resolver for the model field.
+func (r *pickupScanResolver) Model(ctx context.Context, obj *domain.PickupScan) (*string, error) {
+	return optional(obj.Model), nil
+}
+
+// Line is the resolver for the line field.
+func (r *pickupScanResolver) Line(ctx context.Context, obj *domain.PickupScan) (*domain.PickupLine, error) {
+	if obj.LineAssetID == "" {
+		return nil, nil
+	}
+	lines, err := loadPickupLines(ctx, obj.OrderID)
+	for _, l := range lines {
+		if l.AssetID == obj.LineAssetID {
+			return l, err
+		}
+	}
+	return nil, err
+}
+
+// Detail is the resolver for the detail field.
+func (r *pickupScanResolver) Detail(ctx context.Context, obj *domain.PickupScan) (*string, error) {
+	return optional(obj.Detail), nil
 }
 
 // Viewer is the resolver for the viewer field.
@@ -784,6 +963,34 @@ func (r *queryResolver) Vendors(ctx context.Context, first *int, after *string) 
 	return vendorConnection(page), nil
 }
 
+// PickupOrder is the resolver for the pickupOrder field.
+func (r *queryResolver) PickupOrder(ctx context.Context, id string) (*domain.PickupOrder, error) {
+	return byGlobalID(ctx, typePickupOrder, id, r.svc.PickupOrder)
+}
+
+// PickupOrders is the resolver for the pickupOrders field.
+func (r *queryResolver) PickupOrders(ctx context.Context, filter *model.PickupOrderFilter, first *int, after *string) (*model.PickupOrderConnection, error) {
+	var f domain.PickupFilter
+	ok := true
+	if filter != nil {
+		if filter.State != nil {
+			f.State = *filter.State
+		}
+		if filter.VendorID != nil {
+			f.VendorID, ok = idOf(typeVendor, *filter.VendorID)
+		}
+	}
+	from, err := decodeCursor(typePickupOrder, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := pageOrNothing(ok, first, func() (domain.Page[*domain.PickupOrder], error) { return r.svc.PickupOrders(ctx, f, first, from) })
+	if err != nil {
+		return nil, err
+	}
+	return pickupOrderConnection(page), nil
+}
+
 // ID is the resolver for the id field.
 func (r *signatureResolver) ID(ctx context.Context, obj *domain.Signature) (string, error) {
 	return EncodeID(typeSignature, obj.ID), nil
@@ -911,6 +1118,15 @@ func (r *Resolver) Parcel() generated.ParcelResolver { return &parcelResolver{r}
 // Person returns generated.PersonResolver implementation.
 func (r *Resolver) Person() generated.PersonResolver { return &personResolver{r} }
 
+// PickupLine returns generated.PickupLineResolver implementation.
+func (r *Resolver) PickupLine() generated.PickupLineResolver { return &pickupLineResolver{r} }
+
+// PickupOrder returns generated.PickupOrderResolver implementation.
+func (r *Resolver) PickupOrder() generated.PickupOrderResolver { return &pickupOrderResolver{r} }
+
+// PickupScan returns generated.PickupScanResolver implementation.
+func (r *Resolver) PickupScan() generated.PickupScanResolver { return &pickupScanResolver{r} }
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
@@ -947,6 +1163,9 @@ type (
 	offboardingCaseItemResolver struct{ *Resolver }
 	parcelResolver              struct{ *Resolver }
 	personResolver              struct{ *Resolver }
+	pickupLineResolver          struct{ *Resolver }
+	pickupOrderResolver         struct{ *Resolver }
+	pickupScanResolver          struct{ *Resolver }
 	queryResolver               struct{ *Resolver }
 	signatureResolver           struct{ *Resolver }
 	signingKeyResolver          struct{ *Resolver }

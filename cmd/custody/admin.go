@@ -128,11 +128,12 @@ func tokenCreateCmd() *command {
 				if err != nil {
 					return err
 				}
-				var admin domain.Admin = db
+				var issued *server.IssuedToken
 				if vendorID != "" {
-					admin = vendorStaff{Admin: db, vendorID: vendorID}
+					issued, err = server.CreateVendorStaffToken(ctx, db, t.ID, vendorID, k, name)
+				} else {
+					issued, err = server.CreateMemberToken(ctx, db, t.ID, k, name, domain.Role(role))
 				}
-				issued, err := server.CreateMemberToken(ctx, admin, t.ID, k, name, domain.Role(role))
 				if vendorID != "" && errors.Is(err, domain.ErrNotFound) {
 					return fmt.Errorf("no vendor %s in tenant %s (the vendors query lists them)", vendor, t.Slug)
 				}
@@ -163,20 +164,6 @@ func parseVendorID(s string) (string, bool) {
 		return id, true
 	}
 	return "", false
-}
-
-// vendorStaff is the store as token create hands it to
-// server.CreateMemberToken for a vendor's staff: the member it creates works
-// for vendorID. The store refuses a vendor the tenant does not have.
-type vendorStaff struct {
-	domain.Admin
-	vendorID string
-}
-
-// CreateMember implements domain.Admin.
-func (a vendorStaff) CreateMember(ctx context.Context, m *domain.Member) error {
-	m.VendorID = a.vendorID
-	return a.Admin.CreateMember(ctx, m)
 }
 
 func tokenRevokeCmd() *command {

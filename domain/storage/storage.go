@@ -236,11 +236,12 @@ func registerHook(g *gorm.DB, hook func(context.Context, string)) error {
 var tableNames = []string{"tenants", "ledger_heads", "members", "member_roles", "api_tokens",
 	"people", "parcels", "assets", "signatures", "custody_events", "idempotency_keys",
 	"ledger_hashes", "ledger_keys", "ledger_checkpoints",
-	"offboarding_cases", "offboarding_case_items", "asset_returns", "vendors"}
+	"offboarding_cases", "offboarding_case_items", "asset_returns", "vendors",
+	"pickup_orders", "pickup_lines", "pickup_scans"}
 
 // newestTable is a table of the latest migration: Open refuses a schema
 // without it, so a server never runs on a half-migrated database.
-const newestTable = "vendors"
+const newestTable = "pickup_scans"
 
 // check verifies, before any request is served, that the schema exists and
 // (Postgres) that the connected role is subject to row-level security.

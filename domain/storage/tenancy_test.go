@@ -428,7 +428,8 @@ func TestRowLevelSecurityEveryTable(t *testing.T) {
 	}
 	// The query must have seen the tables, or the loop proves nothing.
 	for _, want := range []string{"tenants", "assets", "custody_events", "ledger_hashes",
-		"offboarding_cases", "offboarding_case_items", "asset_returns", "vendors"} {
+		"offboarding_cases", "offboarding_case_items", "asset_returns", "vendors",
+		"pickup_orders", "pickup_lines", "pickup_scans"} {
 		if !slices.Contains(tables, want) {
 			t.Errorf("table %s missing from the schema's tables %v", want, tables)
 		}

@@ -106,7 +106,34 @@ var operations = []operation{
 		func(d delivered) map[string]any {
 			return map[string]any{"in": map[string]any{"vendorId": graph.EncodeID("Vendor", mustUUID()), "certifications": []any{}}}
 		}, []domain.Role{domain.RoleAdmin}},
+	{"pickupOrder", `query($id: ID!) { pickupOrder(id: $id) { id } }`, func(d delivered) map[string]any {
+		return map[string]any{"id": graph.EncodeID("PickupOrder", mustUUID())}
+	}, pickupReaders},
+	{"pickupOrders", `{ pickupOrders(first: 5) { edges { node { id } } } }`, nil, pickupReaders},
+	{"pickupOrderCreate", `mutation($in: PickupOrderCreateInput!) { pickupOrderCreate(input: $in) { pickupOrder { id } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"vendorId": graph.EncodeID("Vendor", mustUUID()), "scheduledOn": "2099-01-01"}}
+		}, itWriters},
+	{"pickupOrderStage", `mutation($in: PickupOrderStageInput!) { pickupOrderStage(input: $in) { lines { model } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"orderId": graph.EncodeID("PickupOrder", mustUUID()), "assetIds": d.assets}}
+		}, itWriters},
+	{"pickupOrderUnstage", `mutation($in: PickupOrderUnstageInput!) { pickupOrderUnstage(input: $in) { line { model } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"orderId": graph.EncodeID("PickupOrder", mustUUID()), "assetId": d.assets[0], "reason": "matrix"}}
+		}, itWriters},
+	{"pickupCountScan", `mutation($in: PickupCountScanInput!) { pickupCountScan(input: $in) { scan { result } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"orderId": graph.EncodeID("PickupOrder", mustUUID()), "scan": map[string]any{"serial": "X"}}}
+		}, itWriters},
+	{"pickupCountScanBulk", `mutation($in: PickupCountScanBulkInput!) { pickupCountScanBulk(input: $in) { matched userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"orderId": graph.EncodeID("PickupOrder", mustUUID()), "scans": []map[string]any{{"serial": "X"}}}}
+		}, itWriters},
 }
+
+// pickupReaders may read pickup orders (a vendor: only its own).
+var pickupReaders = []domain.Role{domain.RoleAdmin, domain.RoleIT, domain.RoleITADVendor, domain.RoleAuditor}
 
 // caseReaders may read off-boarding cases; itWriters restock and retire.
 var (

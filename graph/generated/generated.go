@@ -44,6 +44,9 @@ type ResolverRoot interface {
 	OffboardingCaseItem() OffboardingCaseItemResolver
 	Parcel() ParcelResolver
 	Person() PersonResolver
+	PickupLine() PickupLineResolver
+	PickupOrder() PickupOrderResolver
+	PickupScan() PickupScanResolver
 	Query() QueryResolver
 	Signature() SignatureResolver
 	SigningKey() SigningKeyResolver
@@ -262,6 +265,11 @@ type ComplexityRoot struct {
 		ParcelSerialize         func(childComplexity int, input model.ParcelSerializeInput) int
 		PersonCreate            func(childComplexity int, input model.PersonCreateInput) int
 		PersonUpdate            func(childComplexity int, input model.PersonUpdateInput) int
+		PickupCountScan         func(childComplexity int, input model.PickupCountScanInput) int
+		PickupCountScanBulk     func(childComplexity int, input model.PickupCountScanBulkInput) int
+		PickupOrderCreate       func(childComplexity int, input model.PickupOrderCreateInput) int
+		PickupOrderStage        func(childComplexity int, input model.PickupOrderStageInput) int
+		PickupOrderUnstage      func(childComplexity int, input model.PickupOrderUnstageInput) int
 		RecipientNotify         func(childComplexity int, input model.RecipientNotifyInput) int
 		VendorCertificationsSet func(childComplexity int, input model.VendorCertificationsSetInput) int
 		VendorEngage            func(childComplexity int, input model.VendorEngageInput) int
@@ -387,6 +395,84 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	PickupCountReport struct {
+		Counted       func(childComplexity int) int
+		Discrepancies func(childComplexity int) int
+		Lines         func(childComplexity int) int
+		Missing       func(childComplexity int) int
+	}
+
+	PickupCountScanBulkPayload struct {
+		Discrepancies func(childComplexity int) int
+		Matched       func(childComplexity int) int
+		UserErrors    func(childComplexity int) int
+	}
+
+	PickupCountScanPayload struct {
+		Scan       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	PickupLine struct {
+		Asset     func(childComplexity int) int
+		AssetTag  func(childComplexity int) int
+		BearsData func(childComplexity int) int
+		Category  func(childComplexity int) int
+		Make      func(childComplexity int) int
+		Model     func(childComplexity int) int
+		Serial    func(childComplexity int) int
+		StagedAt  func(childComplexity int) int
+		Status    func(childComplexity int) int
+	}
+
+	PickupOrder struct {
+		Count       func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Lines       func(childComplexity int, status *domain.LineStatus) int
+		Note        func(childComplexity int) int
+		ScheduledOn func(childComplexity int) int
+		State       func(childComplexity int) int
+		Vendor      func(childComplexity int) int
+	}
+
+	PickupOrderConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	PickupOrderCreatePayload struct {
+		PickupOrder func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
+	}
+
+	PickupOrderEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	PickupOrderStagePayload struct {
+		Lines      func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	PickupOrderUnstagePayload struct {
+		Line       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	PickupScan struct {
+		AssetTag  func(childComplexity int) int
+		Detail    func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Line      func(childComplexity int) int
+		Model     func(childComplexity int) int
+		Phase     func(childComplexity int) int
+		Result    func(childComplexity int) int
+		ScannedAt func(childComplexity int) int
+		Serial    func(childComplexity int) int
+	}
+
 	Query struct {
 		Asset              func(childComplexity int, id string) int
 		AssetBySerial      func(childComplexity int, serial string) int
@@ -404,6 +490,8 @@ type ComplexityRoot struct {
 		Parcels            func(childComplexity int, filter *model.ParcelFilter, first *int, after *string) int
 		People             func(childComplexity int, filter *model.PersonFilter, first *int, after *string) int
 		Person             func(childComplexity int, id string) int
+		PickupOrder        func(childComplexity int, id string) int
+		PickupOrders       func(childComplexity int, filter *model.PickupOrderFilter, first *int, after *string) int
 		Receipt            func(childComplexity int, eventID string) int
 		Signature          func(childComplexity int, id string) int
 		Vendor             func(childComplexity int, id string) int
@@ -596,6 +684,11 @@ type MutationResolver interface {
 	AssetRetire(ctx context.Context, input model.AssetRetireInput) (*model.AssetRetirePayload, error)
 	VendorEngage(ctx context.Context, input model.VendorEngageInput) (*model.VendorEngagePayload, error)
 	VendorCertificationsSet(ctx context.Context, input model.VendorCertificationsSetInput) (*model.VendorCertificationsSetPayload, error)
+	PickupOrderCreate(ctx context.Context, input model.PickupOrderCreateInput) (*model.PickupOrderCreatePayload, error)
+	PickupOrderStage(ctx context.Context, input model.PickupOrderStageInput) (*model.PickupOrderStagePayload, error)
+	PickupOrderUnstage(ctx context.Context, input model.PickupOrderUnstageInput) (*model.PickupOrderUnstagePayload, error)
+	PickupCountScan(ctx context.Context, input model.PickupCountScanInput) (*model.PickupCountScanPayload, error)
+	PickupCountScanBulk(ctx context.Context, input model.PickupCountScanBulkInput) (*model.PickupCountScanBulkPayload, error)
 }
 type OffboardingCaseResolver interface {
 	ID(ctx context.Context, obj *domain.OffboardingCase) (string, error)
@@ -636,6 +729,29 @@ type PersonResolver interface {
 
 	Department(ctx context.Context, obj *domain.Person) (*string, error)
 }
+type PickupLineResolver interface {
+	Serial(ctx context.Context, obj *domain.PickupLine) (*string, error)
+	AssetTag(ctx context.Context, obj *domain.PickupLine) (*string, error)
+
+	Asset(ctx context.Context, obj *domain.PickupLine) (*domain.Asset, error)
+}
+type PickupOrderResolver interface {
+	ID(ctx context.Context, obj *domain.PickupOrder) (string, error)
+	Vendor(ctx context.Context, obj *domain.PickupOrder) (*domain.Vendor, error)
+
+	Note(ctx context.Context, obj *domain.PickupOrder) (*string, error)
+
+	Lines(ctx context.Context, obj *domain.PickupOrder, status *domain.LineStatus) ([]*domain.PickupLine, error)
+	Count(ctx context.Context, obj *domain.PickupOrder) (*domain.CountReport, error)
+}
+type PickupScanResolver interface {
+	Serial(ctx context.Context, obj *domain.PickupScan) (*string, error)
+	AssetTag(ctx context.Context, obj *domain.PickupScan) (*string, error)
+	Model(ctx context.Context, obj *domain.PickupScan) (*string, error)
+
+	Line(ctx context.Context, obj *domain.PickupScan) (*domain.PickupLine, error)
+	Detail(ctx context.Context, obj *domain.PickupScan) (*string, error)
+}
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	Node(ctx context.Context, id string) (model.Node, error)
@@ -658,6 +774,8 @@ type QueryResolver interface {
 	AssetReturns(ctx context.Context, filter *model.AssetReturnFilter, first *int, after *string) (*model.AssetReturnConnection, error)
 	Vendor(ctx context.Context, id string) (*domain.Vendor, error)
 	Vendors(ctx context.Context, first *int, after *string) (*model.VendorConnection, error)
+	PickupOrder(ctx context.Context, id string) (*domain.PickupOrder, error)
+	PickupOrders(ctx context.Context, filter *model.PickupOrderFilter, first *int, after *string) (*model.PickupOrderConnection, error)
 }
 type SignatureResolver interface {
 	ID(ctx context.Context, obj *domain.Signature) (string, error)
@@ -1584,6 +1702,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PersonUpdate(childComplexity, args["input"].(model.PersonUpdateInput)), true
+	case "Mutation.pickupCountScan":
+		if e.ComplexityRoot.Mutation.PickupCountScan == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pickupCountScan_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PickupCountScan(childComplexity, args["input"].(model.PickupCountScanInput)), true
+	case "Mutation.pickupCountScanBulk":
+		if e.ComplexityRoot.Mutation.PickupCountScanBulk == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pickupCountScanBulk_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PickupCountScanBulk(childComplexity, args["input"].(model.PickupCountScanBulkInput)), true
+	case "Mutation.pickupOrderCreate":
+		if e.ComplexityRoot.Mutation.PickupOrderCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pickupOrderCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PickupOrderCreate(childComplexity, args["input"].(model.PickupOrderCreateInput)), true
+	case "Mutation.pickupOrderStage":
+		if e.ComplexityRoot.Mutation.PickupOrderStage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pickupOrderStage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PickupOrderStage(childComplexity, args["input"].(model.PickupOrderStageInput)), true
+	case "Mutation.pickupOrderUnstage":
+		if e.ComplexityRoot.Mutation.PickupOrderUnstage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pickupOrderUnstage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PickupOrderUnstage(childComplexity, args["input"].(model.PickupOrderUnstageInput)), true
 	case "Mutation.recipientNotify":
 		if e.ComplexityRoot.Mutation.RecipientNotify == nil {
 			break
@@ -2059,6 +2232,292 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PersonUpdatePayload.UserErrors(childComplexity), true
 
+	case "PickupCountReport.counted":
+		if e.ComplexityRoot.PickupCountReport.Counted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupCountReport.Counted(childComplexity), true
+	case "PickupCountReport.discrepancies":
+		if e.ComplexityRoot.PickupCountReport.Discrepancies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupCountReport.Discrepancies(childComplexity), true
+	case "PickupCountReport.lines":
+		if e.ComplexityRoot.PickupCountReport.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupCountReport.Lines(childComplexity), true
+	case "PickupCountReport.missing":
+		if e.ComplexityRoot.PickupCountReport.Missing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupCountReport.Missing(childComplexity), true
+
+	case "PickupCountScanBulkPayload.discrepancies":
+		if e.ComplexityRoot.PickupCountScanBulkPayload.Discrepancies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupCountScanBulkPayload.Discrepancies(childComplexity), true
+	case "PickupCountScanBulkPayload.matched":
+		if e.ComplexityRoot.PickupCountScanBulkPayload.Matched == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupCountScanBulkPayload.Matched(childComplexity), true
+	case "PickupCountScanBulkPayload.userErrors":
+		if e.ComplexityRoot.PickupCountScanBulkPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupCountScanBulkPayload.UserErrors(childComplexity), true
+
+	case "PickupCountScanPayload.scan":
+		if e.ComplexityRoot.PickupCountScanPayload.Scan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupCountScanPayload.Scan(childComplexity), true
+	case "PickupCountScanPayload.userErrors":
+		if e.ComplexityRoot.PickupCountScanPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupCountScanPayload.UserErrors(childComplexity), true
+
+	case "PickupLine.asset":
+		if e.ComplexityRoot.PickupLine.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupLine.Asset(childComplexity), true
+	case "PickupLine.assetTag":
+		if e.ComplexityRoot.PickupLine.AssetTag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupLine.AssetTag(childComplexity), true
+	case "PickupLine.bearsData":
+		if e.ComplexityRoot.PickupLine.BearsData == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupLine.BearsData(childComplexity), true
+	case "PickupLine.category":
+		if e.ComplexityRoot.PickupLine.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupLine.Category(childComplexity), true
+	case "PickupLine.make":
+		if e.ComplexityRoot.PickupLine.Make == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupLine.Make(childComplexity), true
+	case "PickupLine.model":
+		if e.ComplexityRoot.PickupLine.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupLine.Model(childComplexity), true
+	case "PickupLine.serial":
+		if e.ComplexityRoot.PickupLine.Serial == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupLine.Serial(childComplexity), true
+	case "PickupLine.stagedAt":
+		if e.ComplexityRoot.PickupLine.StagedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupLine.StagedAt(childComplexity), true
+	case "PickupLine.status":
+		if e.ComplexityRoot.PickupLine.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupLine.Status(childComplexity), true
+
+	case "PickupOrder.count":
+		if e.ComplexityRoot.PickupOrder.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrder.Count(childComplexity), true
+	case "PickupOrder.createdAt":
+		if e.ComplexityRoot.PickupOrder.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrder.CreatedAt(childComplexity), true
+	case "PickupOrder.id":
+		if e.ComplexityRoot.PickupOrder.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrder.ID(childComplexity), true
+	case "PickupOrder.lines":
+		if e.ComplexityRoot.PickupOrder.Lines == nil {
+			break
+		}
+
+		args, err := ec.field_PickupOrder_lines_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.PickupOrder.Lines(childComplexity, args["status"].(*domain.LineStatus)), true
+	case "PickupOrder.note":
+		if e.ComplexityRoot.PickupOrder.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrder.Note(childComplexity), true
+	case "PickupOrder.scheduledOn":
+		if e.ComplexityRoot.PickupOrder.ScheduledOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrder.ScheduledOn(childComplexity), true
+	case "PickupOrder.state":
+		if e.ComplexityRoot.PickupOrder.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrder.State(childComplexity), true
+	case "PickupOrder.vendor":
+		if e.ComplexityRoot.PickupOrder.Vendor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrder.Vendor(childComplexity), true
+
+	case "PickupOrderConnection.edges":
+		if e.ComplexityRoot.PickupOrderConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrderConnection.Edges(childComplexity), true
+	case "PickupOrderConnection.pageInfo":
+		if e.ComplexityRoot.PickupOrderConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrderConnection.PageInfo(childComplexity), true
+
+	case "PickupOrderCreatePayload.pickupOrder":
+		if e.ComplexityRoot.PickupOrderCreatePayload.PickupOrder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrderCreatePayload.PickupOrder(childComplexity), true
+	case "PickupOrderCreatePayload.userErrors":
+		if e.ComplexityRoot.PickupOrderCreatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrderCreatePayload.UserErrors(childComplexity), true
+
+	case "PickupOrderEdge.cursor":
+		if e.ComplexityRoot.PickupOrderEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrderEdge.Cursor(childComplexity), true
+	case "PickupOrderEdge.node":
+		if e.ComplexityRoot.PickupOrderEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrderEdge.Node(childComplexity), true
+
+	case "PickupOrderStagePayload.lines":
+		if e.ComplexityRoot.PickupOrderStagePayload.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrderStagePayload.Lines(childComplexity), true
+	case "PickupOrderStagePayload.userErrors":
+		if e.ComplexityRoot.PickupOrderStagePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrderStagePayload.UserErrors(childComplexity), true
+
+	case "PickupOrderUnstagePayload.line":
+		if e.ComplexityRoot.PickupOrderUnstagePayload.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrderUnstagePayload.Line(childComplexity), true
+	case "PickupOrderUnstagePayload.userErrors":
+		if e.ComplexityRoot.PickupOrderUnstagePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrderUnstagePayload.UserErrors(childComplexity), true
+
+	case "PickupScan.assetTag":
+		if e.ComplexityRoot.PickupScan.AssetTag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupScan.AssetTag(childComplexity), true
+	case "PickupScan.detail":
+		if e.ComplexityRoot.PickupScan.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupScan.Detail(childComplexity), true
+	case "PickupScan.id":
+		if e.ComplexityRoot.PickupScan.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupScan.ID(childComplexity), true
+	case "PickupScan.line":
+		if e.ComplexityRoot.PickupScan.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupScan.Line(childComplexity), true
+	case "PickupScan.model":
+		if e.ComplexityRoot.PickupScan.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupScan.Model(childComplexity), true
+	case "PickupScan.phase":
+		if e.ComplexityRoot.PickupScan.Phase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupScan.Phase(childComplexity), true
+	case "PickupScan.result":
+		if e.ComplexityRoot.PickupScan.Result == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupScan.Result(childComplexity), true
+	case "PickupScan.scannedAt":
+		if e.ComplexityRoot.PickupScan.ScannedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupScan.ScannedAt(childComplexity), true
+	case "PickupScan.serial":
+		if e.ComplexityRoot.PickupScan.Serial == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupScan.Serial(childComplexity), true
+
 	case "Query.asset":
 		if e.ComplexityRoot.Query.Asset == nil {
 			break
@@ -2226,6 +2685,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Person(childComplexity, args["id"].(string)), true
+	case "Query.pickupOrder":
+		if e.ComplexityRoot.Query.PickupOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Query_pickupOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PickupOrder(childComplexity, args["id"].(string)), true
+	case "Query.pickupOrders":
+		if e.ComplexityRoot.Query.PickupOrders == nil {
+			break
+		}
+
+		args, err := ec.field_Query_pickupOrders_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PickupOrders(childComplexity, args["filter"].(*model.PickupOrderFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.receipt":
 		if e.ComplexityRoot.Query.Receipt == nil {
 			break
@@ -2637,6 +3118,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputPersonCreateInput,
 		ec.unmarshalInputPersonFilter,
 		ec.unmarshalInputPersonUpdateInput,
+		ec.unmarshalInputPickupCountScanBulkInput,
+		ec.unmarshalInputPickupCountScanInput,
+		ec.unmarshalInputPickupOrderCreateInput,
+		ec.unmarshalInputPickupOrderFilter,
+		ec.unmarshalInputPickupOrderStageInput,
+		ec.unmarshalInputPickupOrderUnstageInput,
+		ec.unmarshalInputPickupScanInput,
 		ec.unmarshalInputRecipientNotifyInput,
 		ec.unmarshalInputSignatureInput,
 		ec.unmarshalInputVendorCertificationsSetInput,
@@ -3523,6 +4011,8 @@ enum CustodyEventType {
   OFFBOARDING_COMPLETED
   "A departing holder keeps the asset with someone's approval; no state changes."
   RETENTION_APPROVED
+  "A STAGED asset was taken off its pickup order (details: order, vendor, reason); it is RETIRED again."
+  UNSTAGED
 }
 
 "A named fact of a custody event."
@@ -3683,6 +4173,8 @@ enum UserErrorCode {
   CASE_NOT_OPEN
   "The case item is already returned or written off."
   NOT_OUTSTANDING
+  "The ITAD vendor holds no certification, or one has expired by the pickup date."
+  CERTIFICATION_EXPIRED
 }
 
 # ---------------------------------------------------------------------------
@@ -4468,6 +4960,309 @@ type VendorCertificationsSetPayload {
   "Problems with the input; empty on success."
   userErrors: [UserError!]!
 }
+
+# ---------------------------------------------------------------------------
+# Pickup orders
+
+extend type Query {
+  """
+  A pickup order by its global id, or null when not found. ITAD vendor staff
+  see only their own organisation's orders.
+  """
+  pickupOrder(
+    "The order's global id."
+    id: ID!
+  ): PickupOrder
+
+  "Pickup orders, in the order they were created; ITAD vendor staff see only their own organisation's."
+  pickupOrders(
+    "Narrows the list; omit to list every order the caller may see."
+    filter: PickupOrderFilter
+    "How many orders to return, from 0 to 100 (default 20)."
+    first: Int
+    "Returns orders after this cursor."
+    after: String
+  ): PickupOrderConnection!
+}
+
+extend type Mutation {
+  """
+  Plans a pickup of retired assets by one ITAD vendor on a date. Refused
+  (CERTIFICATION_EXPIRED) when the vendor holds no certification or one has
+  expired by that date.
+  """
+  pickupOrderCreate(
+    "The vendor and the date."
+    input: PickupOrderCreateInput!
+  ): PickupOrderCreatePayload!
+
+  """
+  Puts RETIRED assets on an OPEN order's manifest (at most 500 per call):
+  each becomes STAGED (custody event STAGED naming the order and the vendor).
+  """
+  pickupOrderStage(
+    "The order and the assets."
+    input: PickupOrderStageInput!
+  ): PickupOrderStagePayload!
+
+  "Takes a STAGED asset off an OPEN order; it is RETIRED again (custody event UNSTAGED)."
+  pickupOrderUnstage(
+    "The order, the asset and why."
+    input: PickupOrderUnstageInput!
+  ): PickupOrderUnstagePayload!
+
+  """
+  Records one scan of IT's physical count of an OPEN order's staged assets
+  and answers at once how it compares with the manifest.
+  """
+  pickupCountScan(
+    "The order and what was scanned."
+    input: PickupCountScanInput!
+  ): PickupCountScanPayload!
+
+  "Records many scans of a physical count at once (up to 10,000), each compared with the manifest and the scans before it."
+  pickupCountScanBulk(
+    "The order and the scans, in scan order."
+    input: PickupCountScanBulkInput!
+  ): PickupCountScanBulkPayload!
+}
+
+"A planned collection of retired assets by one ITAD vendor; its lines are the manifest."
+type PickupOrder implements Node {
+  "The order's opaque global id."
+  id: ID!
+  "The vendor that picks the assets up."
+  vendor: Vendor
+  "The day the vendor is expected."
+  scheduledOn: Date!
+  "Where the order stands."
+  state: PickupState!
+  "A free-text note from IT."
+  note: String
+  "When the order was created."
+  createdAt: DateTime!
+  "The manifest: one line per staged (or removed) asset, in staging order."
+  lines(
+    "Only lines in this status."
+    status: PickupLineStatus
+  ): [PickupLine!]!
+  "How the physical count compares with the manifest so far."
+  count: PickupCountReport!
+}
+
+"Where a pickup order stands."
+enum PickupState {
+  "IT is staging assets and counting them; the vendor has not picked up yet."
+  OPEN
+}
+
+"One asset on a manifest, with what the vendor needs to identify it."
+type PickupLine {
+  "The manufacturer serial, if known."
+  serial: String
+  "The company asset tag, if any."
+  assetTag: String
+  "The manufacturer."
+  make: String!
+  "The model."
+  model: String!
+  "What kind of equipment it is."
+  category: AssetCategory!
+  "Whether it stores data, so sanitization is mandatory."
+  bearsData: Boolean!
+  "Where the line stands."
+  status: PickupLineStatus!
+  "When it was staged."
+  stagedAt: DateTime!
+  "The asset record. Requires the right to see assets (ITAD vendors do not have it)."
+  asset: Asset
+}
+
+"Where a manifest line stands."
+enum PickupLineStatus {
+  "On the order, waiting for the pickup."
+  STAGED
+  "Taken off the order; the asset is RETIRED again."
+  REMOVED
+}
+
+"One scan of an item against a manifest."
+type PickupScan {
+  "The scan's id."
+  id: ID!
+  "When in the process it was scanned."
+  phase: PickupScanPhase!
+  "The serial scanned, normalised."
+  serial: String
+  "The asset tag scanned, normalised."
+  assetTag: String
+  "The model scanned, if any."
+  model: String
+  "How the scan compares with the manifest."
+  result: PickupScanResult!
+  "The manifest line it matched or was taken for, if any."
+  line: PickupLine
+  "What differs, for a substitution."
+  detail: String
+  "When it was scanned (server time)."
+  scannedAt: DateTime!
+}
+
+"When a manifest was scanned."
+enum PickupScanPhase {
+  "IT's physical count of the staged assets before the pickup."
+  COUNT
+}
+
+"How a scan compares with the manifest."
+enum PickupScanResult {
+  "Serial and tag name one line, and the model agrees."
+  MATCHED
+  "Nothing scanned is on the manifest."
+  UNEXPECTED
+  "The tag matches but the serial does not, or the reverse, or the model differs."
+  SUBSTITUTED
+  "The line was already matched in this phase."
+  DUPLICATE
+}
+
+"The physical count against the manifest."
+type PickupCountReport {
+  "How many assets are staged on the order."
+  lines: Int!
+  "How many of them a scan matched."
+  counted: Int!
+  "Staged lines no scan matched yet."
+  missing: [PickupLine!]!
+  "Scans that did not match: unexpected, substituted or duplicate."
+  discrepancies: [PickupScan!]!
+}
+
+"Narrows ` + "`" + `Query.pickupOrders` + "`" + `."
+input PickupOrderFilter {
+  "Only orders of this vendor (global id)."
+  vendorId: ID
+  "Only orders in this state."
+  state: PickupState
+}
+
+"A page of pickup orders."
+type PickupOrderConnection {
+  "The orders of this page, each with its cursor."
+  edges: [PickupOrderEdge!]!
+  "Where this page stands in the list."
+  pageInfo: PageInfo!
+}
+
+"A pickup order in a list."
+type PickupOrderEdge {
+  "An opaque cursor: pass it as ` + "`" + `after` + "`" + ` to continue after this order."
+  cursor: String!
+  "The order."
+  node: PickupOrder!
+}
+
+"Plans a pickup."
+input PickupOrderCreateInput {
+  "The global id of a certified vendor."
+  vendorId: ID!
+  "The day the vendor is expected (today or later)."
+  scheduledOn: Date!
+  "A free-text note."
+  note: String
+  "A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing."
+  idempotencyKey: String
+}
+
+"The result of ` + "`" + `pickupOrderCreate` + "`" + `."
+type PickupOrderCreatePayload {
+  "The order, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  pickupOrder: PickupOrder
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Stages assets onto an order."
+input PickupOrderStageInput {
+  "The global id of an OPEN order."
+  orderId: ID!
+  "The global ids of RETIRED assets (1 to 500)."
+  assetIds: [ID!]!
+  "A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing."
+  idempotencyKey: String
+}
+
+"The result of ` + "`" + `pickupOrderStage` + "`" + `."
+type PickupOrderStagePayload {
+  "The manifest lines added, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  lines: [PickupLine!]
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Takes an asset off an order."
+input PickupOrderUnstageInput {
+  "The global id of an OPEN order."
+  orderId: ID!
+  "The global id of a STAGED asset on it."
+  assetId: ID!
+  "Why."
+  reason: String!
+}
+
+"The result of ` + "`" + `pickupOrderUnstage` + "`" + `."
+type PickupOrderUnstagePayload {
+  "The line, now REMOVED, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  line: PickupLine
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"One scanned item."
+input PickupScanInput {
+  "The serial scanned; give it, the asset tag, or both."
+  serial: String
+  "The asset tag scanned."
+  assetTag: String
+  "The model read from the label, if any (a different model is a substitution)."
+  model: String
+  "The time the scanning device reported."
+  deviceTime: DateTime
+}
+
+"One scan of a physical count."
+input PickupCountScanInput {
+  "The global id of an OPEN order."
+  orderId: ID!
+  "What was scanned."
+  scan: PickupScanInput!
+}
+
+"The result of ` + "`" + `pickupCountScan` + "`" + `."
+type PickupCountScanPayload {
+  "The scan with its result, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  scan: PickupScan
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Many scans of a physical count."
+input PickupCountScanBulkInput {
+  "The global id of an OPEN order."
+  orderId: ID!
+  "The scans, in scan order (1 to 10,000)."
+  scans: [PickupScanInput!]!
+}
+
+"The result of ` + "`" + `pickupCountScanBulk` + "`" + `."
+type PickupCountScanBulkPayload {
+  "How many scans matched a manifest line."
+  matched: Int!
+  "The scans that did not match, with their results (empty when all matched)."
+  discrepancies: [PickupScan!]
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -5100,6 +5895,162 @@ func (ec *executionContext) childFields_PersonUpdatePayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type PersonUpdatePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_PickupCountReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lines":
+		return ec.fieldContext_PickupCountReport_lines(ctx, field)
+	case "counted":
+		return ec.fieldContext_PickupCountReport_counted(ctx, field)
+	case "missing":
+		return ec.fieldContext_PickupCountReport_missing(ctx, field)
+	case "discrepancies":
+		return ec.fieldContext_PickupCountReport_discrepancies(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupCountReport", field.Name)
+}
+
+func (ec *executionContext) childFields_PickupCountScanBulkPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "matched":
+		return ec.fieldContext_PickupCountScanBulkPayload_matched(ctx, field)
+	case "discrepancies":
+		return ec.fieldContext_PickupCountScanBulkPayload_discrepancies(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PickupCountScanBulkPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupCountScanBulkPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_PickupCountScanPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "scan":
+		return ec.fieldContext_PickupCountScanPayload_scan(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PickupCountScanPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupCountScanPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_PickupLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "serial":
+		return ec.fieldContext_PickupLine_serial(ctx, field)
+	case "assetTag":
+		return ec.fieldContext_PickupLine_assetTag(ctx, field)
+	case "make":
+		return ec.fieldContext_PickupLine_make(ctx, field)
+	case "model":
+		return ec.fieldContext_PickupLine_model(ctx, field)
+	case "category":
+		return ec.fieldContext_PickupLine_category(ctx, field)
+	case "bearsData":
+		return ec.fieldContext_PickupLine_bearsData(ctx, field)
+	case "status":
+		return ec.fieldContext_PickupLine_status(ctx, field)
+	case "stagedAt":
+		return ec.fieldContext_PickupLine_stagedAt(ctx, field)
+	case "asset":
+		return ec.fieldContext_PickupLine_asset(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupLine", field.Name)
+}
+
+func (ec *executionContext) childFields_PickupOrder(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PickupOrder_id(ctx, field)
+	case "vendor":
+		return ec.fieldContext_PickupOrder_vendor(ctx, field)
+	case "scheduledOn":
+		return ec.fieldContext_PickupOrder_scheduledOn(ctx, field)
+	case "state":
+		return ec.fieldContext_PickupOrder_state(ctx, field)
+	case "note":
+		return ec.fieldContext_PickupOrder_note(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_PickupOrder_createdAt(ctx, field)
+	case "lines":
+		return ec.fieldContext_PickupOrder_lines(ctx, field)
+	case "count":
+		return ec.fieldContext_PickupOrder_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupOrder", field.Name)
+}
+
+func (ec *executionContext) childFields_PickupOrderConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PickupOrderConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PickupOrderConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupOrderConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PickupOrderCreatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pickupOrder":
+		return ec.fieldContext_PickupOrderCreatePayload_pickupOrder(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PickupOrderCreatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupOrderCreatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_PickupOrderEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PickupOrderEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PickupOrderEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupOrderEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PickupOrderStagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lines":
+		return ec.fieldContext_PickupOrderStagePayload_lines(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PickupOrderStagePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupOrderStagePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_PickupOrderUnstagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "line":
+		return ec.fieldContext_PickupOrderUnstagePayload_line(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PickupOrderUnstagePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupOrderUnstagePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_PickupScan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PickupScan_id(ctx, field)
+	case "phase":
+		return ec.fieldContext_PickupScan_phase(ctx, field)
+	case "serial":
+		return ec.fieldContext_PickupScan_serial(ctx, field)
+	case "assetTag":
+		return ec.fieldContext_PickupScan_assetTag(ctx, field)
+	case "model":
+		return ec.fieldContext_PickupScan_model(ctx, field)
+	case "result":
+		return ec.fieldContext_PickupScan_result(ctx, field)
+	case "line":
+		return ec.fieldContext_PickupScan_line(ctx, field)
+	case "detail":
+		return ec.fieldContext_PickupScan_detail(ctx, field)
+	case "scannedAt":
+		return ec.fieldContext_PickupScan_scannedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupScan", field.Name)
+}
+
 func (ec *executionContext) childFields_Receipt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "json":
@@ -5622,6 +6573,76 @@ func (ec *executionContext) field_Mutation_personUpdate_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_pickupCountScanBulk_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PickupCountScanBulkInput, error) {
+			return ec.unmarshalNPickupCountScanBulkInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupCountScanBulkInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pickupCountScan_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PickupCountScanInput, error) {
+			return ec.unmarshalNPickupCountScanInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupCountScanInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pickupOrderCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PickupOrderCreateInput, error) {
+			return ec.unmarshalNPickupOrderCreateInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderCreateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pickupOrderStage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PickupOrderStageInput, error) {
+			return ec.unmarshalNPickupOrderStageInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderStageInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pickupOrderUnstage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PickupOrderUnstageInput, error) {
+			return ec.unmarshalNPickupOrderUnstageInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderUnstageInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_recipientNotify_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5705,6 +6726,20 @@ func (ec *executionContext) field_Parcel_assets_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_PickupOrder_lines_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*domain.LineStatus, error) {
+			return ec.unmarshalOPickupLineStatus2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐLineStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
 	return args, nil
 }
 
@@ -6003,6 +7038,50 @@ func (ec *executionContext) field_Query_person_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_pickupOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_pickupOrders_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.PickupOrderFilter, error) {
+			return ec.unmarshalOPickupOrderFilter2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -10025,6 +11104,226 @@ func (ec *executionContext) fieldContext_Mutation_vendorCertificationsSet(ctx co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_pickupOrderCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pickupOrderCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PickupOrderCreate(ctx, fc.Args["input"].(model.PickupOrderCreateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PickupOrderCreatePayload) graphql.Marshaler {
+			return ec.marshalNPickupOrderCreatePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderCreatePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pickupOrderCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupOrderCreatePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pickupOrderCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pickupOrderStage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pickupOrderStage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PickupOrderStage(ctx, fc.Args["input"].(model.PickupOrderStageInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PickupOrderStagePayload) graphql.Marshaler {
+			return ec.marshalNPickupOrderStagePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderStagePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pickupOrderStage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupOrderStagePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pickupOrderStage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pickupOrderUnstage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pickupOrderUnstage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PickupOrderUnstage(ctx, fc.Args["input"].(model.PickupOrderUnstageInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PickupOrderUnstagePayload) graphql.Marshaler {
+			return ec.marshalNPickupOrderUnstagePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderUnstagePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pickupOrderUnstage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupOrderUnstagePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pickupOrderUnstage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pickupCountScan(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pickupCountScan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PickupCountScan(ctx, fc.Args["input"].(model.PickupCountScanInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PickupCountScanPayload) graphql.Marshaler {
+			return ec.marshalNPickupCountScanPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupCountScanPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pickupCountScan(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupCountScanPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pickupCountScan_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pickupCountScanBulk(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pickupCountScanBulk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PickupCountScanBulk(ctx, fc.Args["input"].(model.PickupCountScanBulkInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PickupCountScanBulkPayload) graphql.Marshaler {
+			return ec.marshalNPickupCountScanBulkPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupCountScanBulkPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pickupCountScanBulk(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupCountScanBulkPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pickupCountScanBulk_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OffboardingCase_id(ctx context.Context, field graphql.CollectedField, obj *domain.OffboardingCase) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11933,6 +13232,1233 @@ func (ec *executionContext) fieldContext_PersonUpdatePayload_userErrors(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _PickupCountReport_lines(ctx context.Context, field graphql.CollectedField, obj *domain.CountReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupCountReport_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupCountReport_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupCountReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PickupCountReport_counted(ctx context.Context, field graphql.CollectedField, obj *domain.CountReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupCountReport_counted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Counted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupCountReport_counted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupCountReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PickupCountReport_missing(ctx context.Context, field graphql.CollectedField, obj *domain.CountReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupCountReport_missing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Missing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.PickupLine) graphql.Marshaler {
+			return ec.marshalNPickupLine2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupCountReport_missing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupCountReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupCountReport_discrepancies(ctx context.Context, field graphql.CollectedField, obj *domain.CountReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupCountReport_discrepancies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Discrepancies, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.PickupScan) graphql.Marshaler {
+			return ec.marshalNPickupScan2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupScanᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupCountReport_discrepancies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupCountReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupScan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupCountScanBulkPayload_matched(ctx context.Context, field graphql.CollectedField, obj *model.PickupCountScanBulkPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupCountScanBulkPayload_matched(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Matched, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupCountScanBulkPayload_matched(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupCountScanBulkPayload", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PickupCountScanBulkPayload_discrepancies(ctx context.Context, field graphql.CollectedField, obj *model.PickupCountScanBulkPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupCountScanBulkPayload_discrepancies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Discrepancies, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.PickupScan) graphql.Marshaler {
+			return ec.marshalOPickupScan2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupScanᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupCountScanBulkPayload_discrepancies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupCountScanBulkPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupScan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupCountScanBulkPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.PickupCountScanBulkPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupCountScanBulkPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupCountScanBulkPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupCountScanBulkPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupCountScanPayload_scan(ctx context.Context, field graphql.CollectedField, obj *model.PickupCountScanPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupCountScanPayload_scan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PickupScan) graphql.Marshaler {
+			return ec.marshalOPickupScan2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupScan(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupCountScanPayload_scan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupCountScanPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupScan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupCountScanPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.PickupCountScanPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupCountScanPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupCountScanPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupCountScanPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupLine_serial(ctx context.Context, field graphql.CollectedField, obj *domain.PickupLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupLine_serial(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupLine().Serial(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupLine_serial(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupLine", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PickupLine_assetTag(ctx context.Context, field graphql.CollectedField, obj *domain.PickupLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupLine_assetTag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupLine().AssetTag(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupLine_assetTag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupLine", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PickupLine_make(ctx context.Context, field graphql.CollectedField, obj *domain.PickupLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupLine_make(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Make, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupLine_make(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupLine", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PickupLine_model(ctx context.Context, field graphql.CollectedField, obj *domain.PickupLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupLine_model(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Model, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupLine_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupLine", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PickupLine_category(ctx context.Context, field graphql.CollectedField, obj *domain.PickupLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupLine_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.AssetCategory) graphql.Marshaler {
+			return ec.marshalNAssetCategory2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐAssetCategory(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupLine_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupLine", field, false, false, errors.New("field of type AssetCategory does not have child fields"))
+}
+
+func (ec *executionContext) _PickupLine_bearsData(ctx context.Context, field graphql.CollectedField, obj *domain.PickupLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupLine_bearsData(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BearsData, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupLine_bearsData(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupLine", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _PickupLine_status(ctx context.Context, field graphql.CollectedField, obj *domain.PickupLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupLine_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.LineStatus) graphql.Marshaler {
+			return ec.marshalNPickupLineStatus2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐLineStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupLine_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupLine", field, false, false, errors.New("field of type PickupLineStatus does not have child fields"))
+}
+
+func (ec *executionContext) _PickupLine_stagedAt(ctx context.Context, field graphql.CollectedField, obj *domain.PickupLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupLine_stagedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StagedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupLine_stagedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupLine", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _PickupLine_asset(ctx context.Context, field graphql.CollectedField, obj *domain.PickupLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupLine_asset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupLine().Asset(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Asset) graphql.Marshaler {
+			return ec.marshalOAsset2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐAsset(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupLine_asset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Asset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrder_id(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupOrder().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupOrder", field, true, true, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _PickupOrder_vendor(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_vendor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupOrder().Vendor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Vendor) graphql.Marshaler {
+			return ec.marshalOVendor2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐVendor(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_vendor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Vendor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrder_scheduledOn(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_scheduledOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScheduledOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDate2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_scheduledOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupOrder", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _PickupOrder_state(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.PickupState) graphql.Marshaler {
+			return ec.marshalNPickupState2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupOrder", field, false, false, errors.New("field of type PickupState does not have child fields"))
+}
+
+func (ec *executionContext) _PickupOrder_note(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupOrder().Note(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupOrder", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PickupOrder_createdAt(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupOrder", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _PickupOrder_lines(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.PickupOrder().Lines(ctx, obj, fc.Args["status"].(*domain.LineStatus))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.PickupLine) graphql.Marshaler {
+			return ec.marshalNPickupLine2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_lines(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupLine(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_PickupOrder_lines_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrder_count(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupOrder().Count(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.CountReport) graphql.Marshaler {
+			return ec.marshalNPickupCountReport2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCountReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupCountReport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PickupOrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrderConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PickupOrderEdge) graphql.Marshaler {
+			return ec.marshalNPickupOrderEdge2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrderConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrderConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupOrderEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrderConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PickupOrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrderConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrderConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrderConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrderCreatePayload_pickupOrder(ctx context.Context, field graphql.CollectedField, obj *model.PickupOrderCreatePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrderCreatePayload_pickupOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PickupOrder, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PickupOrder) graphql.Marshaler {
+			return ec.marshalOPickupOrder2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrderCreatePayload_pickupOrder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrderCreatePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrderCreatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.PickupOrderCreatePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrderCreatePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrderCreatePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrderCreatePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrderEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PickupOrderEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrderEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrderEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupOrderEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PickupOrderEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PickupOrderEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrderEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PickupOrder) graphql.Marshaler {
+			return ec.marshalNPickupOrder2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrderEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrderEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrderStagePayload_lines(ctx context.Context, field graphql.CollectedField, obj *model.PickupOrderStagePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrderStagePayload_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.PickupLine) graphql.Marshaler {
+			return ec.marshalOPickupLine2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLineᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrderStagePayload_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrderStagePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrderStagePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.PickupOrderStagePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrderStagePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrderStagePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrderStagePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrderUnstagePayload_line(ctx context.Context, field graphql.CollectedField, obj *model.PickupOrderUnstagePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrderUnstagePayload_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Line, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PickupLine) graphql.Marshaler {
+			return ec.marshalOPickupLine2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLine(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrderUnstagePayload_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrderUnstagePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrderUnstagePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.PickupOrderUnstagePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrderUnstagePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrderUnstagePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrderUnstagePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupScan_id(ctx context.Context, field graphql.CollectedField, obj *domain.PickupScan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupScan_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupScan_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupScan", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _PickupScan_phase(ctx context.Context, field graphql.CollectedField, obj *domain.PickupScan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupScan_phase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.ScanPhase) graphql.Marshaler {
+			return ec.marshalNPickupScanPhase2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐScanPhase(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupScan_phase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupScan", field, false, false, errors.New("field of type PickupScanPhase does not have child fields"))
+}
+
+func (ec *executionContext) _PickupScan_serial(ctx context.Context, field graphql.CollectedField, obj *domain.PickupScan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupScan_serial(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupScan().Serial(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupScan_serial(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupScan", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PickupScan_assetTag(ctx context.Context, field graphql.CollectedField, obj *domain.PickupScan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupScan_assetTag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupScan().AssetTag(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupScan_assetTag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupScan", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PickupScan_model(ctx context.Context, field graphql.CollectedField, obj *domain.PickupScan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupScan_model(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupScan().Model(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupScan_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupScan", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PickupScan_result(ctx context.Context, field graphql.CollectedField, obj *domain.PickupScan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupScan_result(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Result, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.ScanResult) graphql.Marshaler {
+			return ec.marshalNPickupScanResult2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐScanResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupScan_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupScan", field, false, false, errors.New("field of type PickupScanResult does not have child fields"))
+}
+
+func (ec *executionContext) _PickupScan_line(ctx context.Context, field graphql.CollectedField, obj *domain.PickupScan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupScan_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupScan().Line(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PickupLine) graphql.Marshaler {
+			return ec.marshalOPickupLine2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLine(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupScan_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupScan",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupScan_detail(ctx context.Context, field graphql.CollectedField, obj *domain.PickupScan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupScan_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupScan().Detail(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupScan_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupScan", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PickupScan_scannedAt(ctx context.Context, field graphql.CollectedField, obj *domain.PickupScan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupScan_scannedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScannedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupScan_scannedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupScan", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
 func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12815,6 +15341,94 @@ func (ec *executionContext) fieldContext_Query_vendors(ctx context.Context, fiel
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_vendors_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_pickupOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_pickupOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PickupOrder(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PickupOrder) graphql.Marshaler {
+			return ec.marshalOPickupOrder2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_pickupOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupOrder(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_pickupOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_pickupOrders(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_pickupOrders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PickupOrders(ctx, fc.Args["filter"].(*model.PickupOrderFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PickupOrderConnection) graphql.Marshaler {
+			return ec.marshalNPickupOrderConnection2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_pickupOrders(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupOrderConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_pickupOrders_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16428,6 +19042,307 @@ func (ec *executionContext) unmarshalInputPersonUpdateInput(ctx context.Context,
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputPickupCountScanBulkInput(ctx context.Context, obj any) (model.PickupCountScanBulkInput, error) {
+	var it model.PickupCountScanBulkInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "scans"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "scans":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scans"))
+			data, err := ec.unmarshalNPickupScanInput2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scans = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPickupCountScanInput(ctx context.Context, obj any) (model.PickupCountScanInput, error) {
+	var it model.PickupCountScanInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "scan"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "scan":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scan"))
+			data, err := ec.unmarshalNPickupScanInput2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scan = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPickupOrderCreateInput(ctx context.Context, obj any) (model.PickupOrderCreateInput, error) {
+	var it model.PickupOrderCreateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"vendorId", "scheduledOn", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "vendorId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("vendorId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VendorID = data
+		case "scheduledOn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduledOn"))
+			data, err := ec.unmarshalNDate2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduledOn = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPickupOrderFilter(ctx context.Context, obj any) (model.PickupOrderFilter, error) {
+	var it model.PickupOrderFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"vendorId", "state"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "vendorId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("vendorId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VendorID = data
+		case "state":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("state"))
+			data, err := ec.unmarshalOPickupState2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupState(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.State = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPickupOrderStageInput(ctx context.Context, obj any) (model.PickupOrderStageInput, error) {
+	var it model.PickupOrderStageInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "assetIds", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "assetIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetIds"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetIds = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPickupOrderUnstageInput(ctx context.Context, obj any) (model.PickupOrderUnstageInput, error) {
+	var it model.PickupOrderUnstageInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "assetId", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "assetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPickupScanInput(ctx context.Context, obj any) (model.PickupScanInput, error) {
+	var it model.PickupScanInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"serial", "assetTag", "model", "deviceTime"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "serial":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serial"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Serial = data
+		case "assetTag":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetTag"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetTag = data
+		case "model":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("model"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Model = data
+		case "deviceTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceTime"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceTime = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputRecipientNotifyInput(ctx context.Context, obj any) (model.RecipientNotifyInput, error) {
 	var it model.RecipientNotifyInput
 	if obj == nil {
@@ -16661,6 +19576,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Signature(ctx, sel, obj)
+	case domain.PickupOrder:
+		return ec._PickupOrder(ctx, sel, &obj)
+	case *domain.PickupOrder:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._PickupOrder(ctx, sel, obj)
 	case domain.Person:
 		return ec._Person(ctx, sel, &obj)
 	case *domain.Person:
@@ -19677,6 +22599,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "pickupOrderCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pickupOrderCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pickupOrderStage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pickupOrderStage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pickupOrderUnstage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pickupOrderUnstage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pickupCountScan":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pickupCountScan(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pickupCountScanBulk":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pickupCountScanBulk(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -21330,6 +24287,1023 @@ func (ec *executionContext) _PersonUpdatePayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var pickupCountReportImplementors = []string{"PickupCountReport"}
+
+func (ec *executionContext) _PickupCountReport(ctx context.Context, sel ast.SelectionSet, obj *domain.CountReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupCountReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupCountReport")
+		case "lines":
+			out.Values[i] = ec._PickupCountReport_lines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "counted":
+			out.Values[i] = ec._PickupCountReport_counted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "missing":
+			out.Values[i] = ec._PickupCountReport_missing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discrepancies":
+			out.Values[i] = ec._PickupCountReport_discrepancies(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupCountScanBulkPayloadImplementors = []string{"PickupCountScanBulkPayload"}
+
+func (ec *executionContext) _PickupCountScanBulkPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PickupCountScanBulkPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupCountScanBulkPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupCountScanBulkPayload")
+		case "matched":
+			out.Values[i] = ec._PickupCountScanBulkPayload_matched(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discrepancies":
+			out.Values[i] = ec._PickupCountScanBulkPayload_discrepancies(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._PickupCountScanBulkPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupCountScanPayloadImplementors = []string{"PickupCountScanPayload"}
+
+func (ec *executionContext) _PickupCountScanPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PickupCountScanPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupCountScanPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupCountScanPayload")
+		case "scan":
+			out.Values[i] = ec._PickupCountScanPayload_scan(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._PickupCountScanPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupLineImplementors = []string{"PickupLine"}
+
+func (ec *executionContext) _PickupLine(ctx context.Context, sel ast.SelectionSet, obj *domain.PickupLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupLine")
+		case "serial":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupLine_serial(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "assetTag":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupLine_assetTag(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "make":
+			out.Values[i] = ec._PickupLine_make(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "model":
+			out.Values[i] = ec._PickupLine_model(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "category":
+			out.Values[i] = ec._PickupLine_category(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "bearsData":
+			out.Values[i] = ec._PickupLine_bearsData(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._PickupLine_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stagedAt":
+			out.Values[i] = ec._PickupLine_stagedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "asset":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupLine_asset(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupOrderImplementors = []string{"PickupOrder", "Node"}
+
+func (ec *executionContext) _PickupOrder(ctx context.Context, sel ast.SelectionSet, obj *domain.PickupOrder) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupOrderImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupOrder")
+		case "id":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupOrder_id(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "vendor":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupOrder_vendor(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "scheduledOn":
+			out.Values[i] = ec._PickupOrder_scheduledOn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "state":
+			out.Values[i] = ec._PickupOrder_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupOrder_note(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "createdAt":
+			out.Values[i] = ec._PickupOrder_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lines":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupOrder_lines(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "count":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupOrder_count(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupOrderConnectionImplementors = []string{"PickupOrderConnection"}
+
+func (ec *executionContext) _PickupOrderConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PickupOrderConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupOrderConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupOrderConnection")
+		case "edges":
+			out.Values[i] = ec._PickupOrderConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PickupOrderConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupOrderCreatePayloadImplementors = []string{"PickupOrderCreatePayload"}
+
+func (ec *executionContext) _PickupOrderCreatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.PickupOrderCreatePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupOrderCreatePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupOrderCreatePayload")
+		case "pickupOrder":
+			out.Values[i] = ec._PickupOrderCreatePayload_pickupOrder(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._PickupOrderCreatePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupOrderEdgeImplementors = []string{"PickupOrderEdge"}
+
+func (ec *executionContext) _PickupOrderEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PickupOrderEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupOrderEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupOrderEdge")
+		case "cursor":
+			out.Values[i] = ec._PickupOrderEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._PickupOrderEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupOrderStagePayloadImplementors = []string{"PickupOrderStagePayload"}
+
+func (ec *executionContext) _PickupOrderStagePayload(ctx context.Context, sel ast.SelectionSet, obj *model.PickupOrderStagePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupOrderStagePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupOrderStagePayload")
+		case "lines":
+			out.Values[i] = ec._PickupOrderStagePayload_lines(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._PickupOrderStagePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupOrderUnstagePayloadImplementors = []string{"PickupOrderUnstagePayload"}
+
+func (ec *executionContext) _PickupOrderUnstagePayload(ctx context.Context, sel ast.SelectionSet, obj *model.PickupOrderUnstagePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupOrderUnstagePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupOrderUnstagePayload")
+		case "line":
+			out.Values[i] = ec._PickupOrderUnstagePayload_line(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._PickupOrderUnstagePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupScanImplementors = []string{"PickupScan"}
+
+func (ec *executionContext) _PickupScan(ctx context.Context, sel ast.SelectionSet, obj *domain.PickupScan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupScanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupScan")
+		case "id":
+			out.Values[i] = ec._PickupScan_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "phase":
+			out.Values[i] = ec._PickupScan_phase(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "serial":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupScan_serial(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "assetTag":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupScan_assetTag(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "model":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupScan_model(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "result":
+			out.Values[i] = ec._PickupScan_result(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "line":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupScan_line(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "detail":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupScan_detail(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "scannedAt":
+			out.Values[i] = ec._PickupScan_scannedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -21800,6 +25774,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_vendors(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "pickupOrder":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_pickupOrder(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "pickupOrders":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_pickupOrders(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -24371,6 +28389,276 @@ func (ec *executionContext) marshalNPersonUpdatePayload2ᚖgithubᚗcomᚋcustod
 	return ec._PersonUpdatePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPickupCountReport2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCountReport(ctx context.Context, sel ast.SelectionSet, v *domain.CountReport) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupCountReport(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPickupCountScanBulkInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupCountScanBulkInput(ctx context.Context, v any) (model.PickupCountScanBulkInput, error) {
+	res, err := ec.unmarshalInputPickupCountScanBulkInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPickupCountScanBulkPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupCountScanBulkPayload(ctx context.Context, sel ast.SelectionSet, v *model.PickupCountScanBulkPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupCountScanBulkPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPickupCountScanInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupCountScanInput(ctx context.Context, v any) (model.PickupCountScanInput, error) {
+	res, err := ec.unmarshalInputPickupCountScanInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPickupCountScanPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupCountScanPayload(ctx context.Context, sel ast.SelectionSet, v *model.PickupCountScanPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupCountScanPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPickupLine2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.PickupLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPickupLine2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPickupLine2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLine(ctx context.Context, sel ast.SelectionSet, v *domain.PickupLine) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupLine(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPickupLineStatus2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐLineStatus(ctx context.Context, v any) (domain.LineStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.LineStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPickupLineStatus2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐLineStatus(ctx context.Context, sel ast.SelectionSet, v domain.LineStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNPickupOrder2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupOrder(ctx context.Context, sel ast.SelectionSet, v *domain.PickupOrder) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupOrder(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPickupOrderConnection2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderConnection(ctx context.Context, sel ast.SelectionSet, v *model.PickupOrderConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupOrderConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPickupOrderCreateInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderCreateInput(ctx context.Context, v any) (model.PickupOrderCreateInput, error) {
+	res, err := ec.unmarshalInputPickupOrderCreateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPickupOrderCreatePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderCreatePayload(ctx context.Context, sel ast.SelectionSet, v *model.PickupOrderCreatePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupOrderCreatePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPickupOrderEdge2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PickupOrderEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPickupOrderEdge2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPickupOrderEdge2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderEdge(ctx context.Context, sel ast.SelectionSet, v *model.PickupOrderEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupOrderEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPickupOrderStageInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderStageInput(ctx context.Context, v any) (model.PickupOrderStageInput, error) {
+	res, err := ec.unmarshalInputPickupOrderStageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPickupOrderStagePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderStagePayload(ctx context.Context, sel ast.SelectionSet, v *model.PickupOrderStagePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupOrderStagePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPickupOrderUnstageInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderUnstageInput(ctx context.Context, v any) (model.PickupOrderUnstageInput, error) {
+	res, err := ec.unmarshalInputPickupOrderUnstageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPickupOrderUnstagePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderUnstagePayload(ctx context.Context, sel ast.SelectionSet, v *model.PickupOrderUnstagePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupOrderUnstagePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPickupScan2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupScanᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.PickupScan) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPickupScan2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupScan(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPickupScan2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupScan(ctx context.Context, sel ast.SelectionSet, v *domain.PickupScan) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupScan(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPickupScanInput2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanInputᚄ(ctx context.Context, v any) ([]*model.PickupScanInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.PickupScanInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPickupScanInput2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNPickupScanInput2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanInput(ctx context.Context, v any) (*model.PickupScanInput, error) {
+	res, err := ec.unmarshalInputPickupScanInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNPickupScanPhase2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐScanPhase(ctx context.Context, v any) (domain.ScanPhase, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.ScanPhase(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPickupScanPhase2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐScanPhase(ctx context.Context, sel ast.SelectionSet, v domain.ScanPhase) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNPickupScanResult2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐScanResult(ctx context.Context, v any) (domain.ScanResult, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.ScanResult(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPickupScanResult2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐScanResult(ctx context.Context, sel ast.SelectionSet, v domain.ScanResult) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNPickupState2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupState(ctx context.Context, v any) (domain.PickupState, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.PickupState(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPickupState2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupState(ctx context.Context, sel ast.SelectionSet, v domain.PickupState) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNRecipientNotifyInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐRecipientNotifyInput(ctx context.Context, v any) (model.RecipientNotifyInput, error) {
 	res, err := ec.unmarshalInputRecipientNotifyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -25338,6 +29626,111 @@ func (ec *executionContext) unmarshalOPersonStatus2ᚖgithubᚗcomᚋcustodyᚑd
 }
 
 func (ec *executionContext) marshalOPersonStatus2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPersonStatus(ctx context.Context, sel ast.SelectionSet, v *domain.PersonStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) marshalOPickupLine2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.PickupLine) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPickupLine2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOPickupLine2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLine(ctx context.Context, sel ast.SelectionSet, v *domain.PickupLine) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PickupLine(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPickupLineStatus2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐLineStatus(ctx context.Context, v any) (*domain.LineStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.LineStatus(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPickupLineStatus2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐLineStatus(ctx context.Context, sel ast.SelectionSet, v *domain.LineStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) marshalOPickupOrder2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupOrder(ctx context.Context, sel ast.SelectionSet, v *domain.PickupOrder) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PickupOrder(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPickupOrderFilter2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupOrderFilter(ctx context.Context, v any) (*model.PickupOrderFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPickupOrderFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPickupScan2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupScanᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.PickupScan) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPickupScan2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupScan(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOPickupScan2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupScan(ctx context.Context, sel ast.SelectionSet, v *domain.PickupScan) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PickupScan(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPickupState2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupState(ctx context.Context, v any) (*domain.PickupState, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.PickupState(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPickupState2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupState(ctx context.Context, sel ast.SelectionSet, v *domain.PickupState) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

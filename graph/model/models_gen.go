@@ -532,6 +532,132 @@ type PersonUpdatePayload struct {
 	UserErrors []*domain.UserError `json:"userErrors"`
 }
 
+// Many scans of a physical count.
+type PickupCountScanBulkInput struct {
+	// The global id of an OPEN order.
+	OrderID string `json:"orderId"`
+	// The scans, in scan order (1 to 10,000).
+	Scans []*PickupScanInput `json:"scans"`
+}
+
+// The result of `pickupCountScanBulk`.
+type PickupCountScanBulkPayload struct {
+	// How many scans matched a manifest line.
+	Matched int `json:"matched"`
+	// The scans that did not match, with their results (empty when all matched).
+	Discrepancies []*domain.PickupScan `json:"discrepancies,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// One scan of a physical count.
+type PickupCountScanInput struct {
+	// The global id of an OPEN order.
+	OrderID string `json:"orderId"`
+	// What was scanned.
+	Scan *PickupScanInput `json:"scan"`
+}
+
+// The result of `pickupCountScan`.
+type PickupCountScanPayload struct {
+	// The scan with its result, or null when `userErrors` is not empty.
+	Scan *domain.PickupScan `json:"scan,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// A page of pickup orders.
+type PickupOrderConnection struct {
+	// The orders of this page, each with its cursor.
+	Edges []*PickupOrderEdge `json:"edges"`
+	// Where this page stands in the list.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// Plans a pickup.
+type PickupOrderCreateInput struct {
+	// The global id of a certified vendor.
+	VendorID string `json:"vendorId"`
+	// The day the vendor is expected (today or later).
+	ScheduledOn time.Time `json:"scheduledOn"`
+	// A free-text note.
+	Note *string `json:"note,omitempty"`
+	// A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// The result of `pickupOrderCreate`.
+type PickupOrderCreatePayload struct {
+	// The order, or null when `userErrors` is not empty.
+	PickupOrder *domain.PickupOrder `json:"pickupOrder,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// A pickup order in a list.
+type PickupOrderEdge struct {
+	// An opaque cursor: pass it as `after` to continue after this order.
+	Cursor string `json:"cursor"`
+	// The order.
+	Node *domain.PickupOrder `json:"node"`
+}
+
+// Narrows `Query.pickupOrders`.
+type PickupOrderFilter struct {
+	// Only orders of this vendor (global id).
+	VendorID *string `json:"vendorId,omitempty"`
+	// Only orders in this state.
+	State *domain.PickupState `json:"state,omitempty"`
+}
+
+// Stages assets onto an order.
+type PickupOrderStageInput struct {
+	// The global id of an OPEN order.
+	OrderID string `json:"orderId"`
+	// The global ids of RETIRED assets (1 to 500).
+	AssetIds []string `json:"assetIds"`
+	// A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// The result of `pickupOrderStage`.
+type PickupOrderStagePayload struct {
+	// The manifest lines added, or null when `userErrors` is not empty.
+	Lines []*domain.PickupLine `json:"lines,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// Takes an asset off an order.
+type PickupOrderUnstageInput struct {
+	// The global id of an OPEN order.
+	OrderID string `json:"orderId"`
+	// The global id of a STAGED asset on it.
+	AssetID string `json:"assetId"`
+	// Why.
+	Reason string `json:"reason"`
+}
+
+// The result of `pickupOrderUnstage`.
+type PickupOrderUnstagePayload struct {
+	// The line, now REMOVED, or null when `userErrors` is not empty.
+	Line *domain.PickupLine `json:"line,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// One scanned item.
+type PickupScanInput struct {
+	// The serial scanned; give it, the asset tag, or both.
+	Serial *string `json:"serial,omitempty"`
+	// The asset tag scanned.
+	AssetTag *string `json:"assetTag,omitempty"`
+	// The model read from the label, if any (a different model is a substitution).
+	Model *string `json:"model,omitempty"`
+	// The time the scanning device reported.
+	DeviceTime *time.Time `json:"deviceTime,omitempty"`
+}
+
 // The read side of the API. Every field is authorized against the caller's roles.
 type Query struct {
 }

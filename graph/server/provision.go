@@ -60,6 +60,29 @@ func CreateMemberToken(ctx context.Context, admin domain.Admin, tenantID string,
 	return &IssuedToken{Member: m, Token: t, Plaintext: plain}, nil
 }
 
+// CreateVendorStaffToken creates a member of tenantID with the itad_vendor
+// role working for the tenant's vendor vendorID, and one API token for it.
+// A vendor the tenant does not have is refused (domain.ErrNotFound).
+func CreateVendorStaffToken(ctx context.Context, admin domain.Admin, tenantID, vendorID string,
+	kind domain.MemberKind, name string) (*IssuedToken, error) {
+	if vendorID == "" {
+		return nil, errors.New("create vendor staff token: a vendor is required")
+	}
+	return CreateMemberToken(ctx, vendorStaff{Admin: admin, vendorID: vendorID}, tenantID, kind, name, domain.RoleITADVendor)
+}
+
+// vendorStaff is an Admin whose new members work for one vendor.
+type vendorStaff struct {
+	domain.Admin
+	vendorID string
+}
+
+// CreateMember implements domain.Admin.
+func (a vendorStaff) CreateMember(ctx context.Context, m *domain.Member) error {
+	m.VendorID = a.vendorID
+	return a.Admin.CreateMember(ctx, m)
+}
+
 // Demo is the demo tenant; Tokens holds one per role (in domain.AllRoles
 // order) when it was just created, and nothing on later starts.
 type Demo struct {

@@ -1,0 +1,540 @@
+package domain
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/custody-dev/custody/tenancy"
+)
+
+// Limits on one pickup mutation, so a request cannot hold a transaction for
+// long: staging appends one custody event per asset; a bulk count only
+// writes scans.
+const (
+	MaxStagePerCall     = 500
+	MaxBulkScansPerCall = 10000
+)
+
+// PickupOrderInput creates a pickup order.
+type PickupOrderInput struct {
+	VendorID       string
+	ScheduledOn    time.Time
+	Note           string
+	IdempotencyKey string `json:"-"`
+}
+
+// CreatePickupOrder plans a pickup by one ITAD vendor on a date. The vendor
+// must be certified on that date: it holds at least one certification and
+// none has expired by then.
+func (s *Service) CreatePickupOrder(ctx context.Context, in PickupOrderInput) (*PickupOrder, error) {
+	who, err := actor(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("create pickup order: %w", err)
+	}
+	var errs UserErrors
+	vendorID := text(&errs, in.VendorID, true, 100, "input", "vendorId")
+	day := calendarDate(&errs, in.ScheduledOn, "input", "scheduledOn")
+	note := text(&errs, in.Note, false, 2000, "input", "note")
+	if !day.IsZero() && day.Before(s.today()) {
+		errs.Add(CodeInvalid, "the pickup date is in the past", "input", "scheduledOn")
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	o := &PickupOrder{ScheduledOn: day, State: PickupOpen, Note: note, CreatedByID: who.MemberID, Version: 1}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		return idempotent(tx, who, "createPickupOrder", in.IdempotencyKey, in, func() (any, error) {
+			v, err := tx.GetVendor(vendorID)
+			if err != nil {
+				return nil, notFoundAs(err, "vendor", "input", "vendorId")
+			}
+			if err := certifiedFor(v, day); err != nil {
+				return nil, err
+			}
+			o.ID, o.VendorID = NewID(), v.ID
+			o.CreatedAt = s.timestamp()
+			o.UpdatedAt = o.CreatedAt
+			if err := tx.CreatePickupOrder(o); err != nil {
+				return nil, fmt.Errorf("create pickup order: %w", err)
+			}
+			return o.ID, nil
+		}, func(stored []byte) error {
+			return replayID(stored, "pickup order", func(id string) (err error) { o, err = tx.GetPickupOrder(id); return err })
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create pickup order: %w", err)
+	}
+	return o, nil
+}
+
+// certifiedFor refuses a vendor that is not certified on day, naming why.
+func certifiedFor(v *Vendor, day time.Time) error {
+	if len(v.Certifications) == 0 {
+		return userError(CodeCertificationExpired, "the vendor holds no certification; record its R2v3, e-Stewards or NAID AAA certificate first", "input", "vendorId")
+	}
+	if expired := ExpiredCertifications(v, day); len(expired) > 0 {
+		names := make([]string, len(expired))
+		for i, c := range expired {
+			names[i] = fmt.Sprintf("%s %s (expires %s)", c.Scheme, c.Number, c.ExpiresOn.Format(time.DateOnly))
+		}
+		return userError(CodeCertificationExpired, "the vendor's certification is not valid on the pickup date: "+strings.Join(names, ", "), "input", "vendorId")
+	}
+	return nil
+}
+
+// StageInput puts retired assets on a pickup order.
+type StageInput struct {
+	OrderID        string
+	AssetIDs       []string
+	IdempotencyKey string `json:"-"`
+}
+
+// StageAssets puts RETIRED assets on an OPEN order's manifest: each becomes
+// STAGED (custody event STAGED naming the order and the vendor) and gets a
+// manifest line with the identifiers and description the vendor works from.
+// Any problem refuses the whole call.
+func (s *Service) StageAssets(ctx context.Context, in StageInput) ([]*PickupLine, error) {
+	who, err := actor(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stage assets: %w", err)
+	}
+	var errs UserErrors
+	orderID := text(&errs, in.OrderID, true, 100, "input", "orderId")
+	switch {
+	case len(in.AssetIDs) == 0:
+		errs.Add(CodeRequired, "at least one asset is required", "input", "assetIds")
+	case len(in.AssetIDs) > MaxStagePerCall:
+		errs.Add(CodeInvalid, fmt.Sprintf("at most %d assets per call", MaxStagePerCall), "input", "assetIds")
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	var lines []*PickupLine
+	var msgs []Message
+	err = s.store.Update(ctx, func(tx Tx) error {
+		return idempotent(tx, who, "stageAssets", in.IdempotencyKey, in, func() (any, error) {
+			o, err := s.openOrder(tx, orderID)
+			if err != nil {
+				return nil, err
+			}
+			assets, field, err := s.targetAssets(tx, in.AssetIDs, "")
+			if err != nil {
+				return nil, err
+			}
+			now := s.timestamp()
+			lines = make([]*PickupLine, len(assets))
+			for i, a := range assets {
+				m, err := s.transition(tx, a, EventStaged, transitionFacts{actorID: who.MemberID, at: now,
+					location: locationOf(a), custodian: a.Custodian,
+					details: map[string]string{"order": o.ID, "vendor": o.VendorID}}, append(field, strconv.Itoa(i))...)
+				if err != nil {
+					return nil, err
+				}
+				msgs = append(msgs, m)
+				lines[i] = &PickupLine{OrderID: o.ID, AssetID: a.ID, Serial: a.Serial, AssetTag: a.AssetTag,
+					Make: a.Make, Model: a.Model, Category: AssetCategory(a.Category), BearsData: a.BearsData,
+					Status: LineStaged, StagedAt: now, StagedByID: who.MemberID}
+			}
+			if err := tx.PutPickupLines(lines); err != nil {
+				return nil, fmt.Errorf("add manifest lines: %w", err)
+			}
+			return in.AssetIDs, nil
+		}, func([]byte) error {
+			all, err := tx.ListPickupLines([]string{orderID})
+			if err != nil {
+				return fmt.Errorf("load stored manifest: %w", err)
+			}
+			for _, l := range all {
+				if slices.Contains(in.AssetIDs, l.AssetID) {
+					lines = append(lines, l)
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stage assets: %w", err)
+	}
+	s.publish(ctx, msgs)
+	return lines, nil
+}
+
+// UnstageInput takes an asset off an order's manifest.
+type UnstageInput struct {
+	OrderID string
+	AssetID string
+	Reason  string
+}
+
+// UnstageAsset takes a STAGED asset off an OPEN order: the line is REMOVED
+// and the asset is RETIRED again (custody event UNSTAGED with the reason).
+func (s *Service) UnstageAsset(ctx context.Context, in UnstageInput) (*PickupLine, error) {
+	who, err := actor(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("unstage asset: %w", err)
+	}
+	var errs UserErrors
+	orderID := text(&errs, in.OrderID, true, 100, "input", "orderId")
+	assetID := text(&errs, in.AssetID, true, 100, "input", "assetId")
+	reason := text(&errs, in.Reason, true, 2000, "input", "reason")
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	var line *PickupLine
+	var msgs []Message
+	err = s.store.Update(ctx, func(tx Tx) error {
+		o, err := s.openOrder(tx, orderID)
+		if err != nil {
+			return err
+		}
+		all, err := tx.ListPickupLines([]string{o.ID})
+		if err != nil {
+			return fmt.Errorf("load manifest: %w", err)
+		}
+		for _, l := range all {
+			if l.AssetID == assetID {
+				line = l
+			}
+		}
+		if line == nil || line.Status != LineStaged {
+			return userError(CodeNotFound, "the asset is not staged on this order", "input", "assetId")
+		}
+		a, err := tx.GetAsset(line.AssetID)
+		if err != nil {
+			return fmt.Errorf("load staged asset: %w", err)
+		}
+		m, err := s.transition(tx, a, EventUnstaged, transitionFacts{actorID: who.MemberID, at: s.timestamp(),
+			location: locationOf(a), custodian: a.Custodian,
+			details: map[string]string{"order": o.ID, "vendor": o.VendorID, "reason": reason}}, "input", "assetId")
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
+		line.Status = LineRemoved
+		return tx.PutPickupLine(line)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unstage asset: %w", err)
+	}
+	s.publish(ctx, msgs)
+	return line, nil
+}
+
+// openOrder loads and locks an order that may still change (OPEN).
+func (s *Service) openOrder(tx Tx, orderID string) (*PickupOrder, error) {
+	o, err := tx.LockPickupOrder(orderID)
+	if err != nil {
+		return nil, notFoundAs(err, "pickup order", "input", "orderId")
+	}
+	if o.State != PickupOpen {
+		return nil, userError(CodeIllegalTransition, "the pickup order is "+string(o.State)+", no longer OPEN", "input", "orderId")
+	}
+	return o, nil
+}
+
+// locationOf is the place an asset held by a location is kept, or "".
+func locationOf(a *Asset) string {
+	if a.Custodian.Kind == CustodianLocation {
+		return a.Custodian.Ref
+	}
+	return ""
+}
+
+// ScanInput is one item scanned against a manifest.
+type ScanInput struct {
+	Serial     string
+	AssetTag   string
+	Model      string
+	DeviceTime *time.Time
+}
+
+// CountScan records one scan of IT's physical count of an OPEN order's
+// staged assets and says at once how it compares with the manifest.
+func (s *Service) CountScan(ctx context.Context, orderID string, in ScanInput) (*PickupScan, error) {
+	scans, err := s.countScans(ctx, orderID, []ScanInput{in}, false)
+	if err != nil {
+		return nil, err
+	}
+	return scans[0], nil
+}
+
+// BulkCountScan records many scans of a physical count at once (a reader
+// that collected a whole shelf), each compared with the manifest and with
+// the scans before it.
+func (s *Service) BulkCountScan(ctx context.Context, orderID string, in []ScanInput) ([]*PickupScan, error) {
+	return s.countScans(ctx, orderID, in, true)
+}
+
+func (s *Service) countScans(ctx context.Context, orderID string, in []ScanInput, bulk bool) ([]*PickupScan, error) {
+	who, err := actor(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count scan: %w", err)
+	}
+	var errs UserErrors
+	orderID = text(&errs, orderID, true, 100, "input", "orderId")
+	if len(in) == 0 || len(in) > MaxBulkScansPerCall {
+		errs.Add(CodeInvalid, fmt.Sprintf("between 1 and %d scans per call", MaxBulkScansPerCall), "input", "scans")
+	}
+	scans := make([]*PickupScan, len(in))
+	for i, sc := range in {
+		field := []string{"input"}
+		if bulk {
+			field = append(field, "scans", strconv.Itoa(i))
+		}
+		p := &PickupScan{Phase: PhaseCount, ScannedByID: who.MemberID}
+		p.Serial = normalizeIdentifier(text(&errs, sc.Serial, false, 200, append(field, "serial")...))
+		p.AssetTag = normalizeIdentifier(text(&errs, sc.AssetTag, false, 200, append(field, "assetTag")...))
+		p.Model = text(&errs, sc.Model, false, 200, append(field, "model")...)
+		p.DeviceTime = deviceTime(&errs, sc.DeviceTime, append(field, "deviceTime")...)
+		if p.Serial == "" && p.AssetTag == "" {
+			errs.Add(CodeRequired, "a serial or an asset tag is required", append(field, "serial")...)
+		}
+		scans[i] = p
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		o, err := s.openOrder(tx, orderID)
+		if err != nil {
+			return err
+		}
+		var m *manifest
+		if bulk {
+			if m, err = loadManifest(tx, o.ID, PhaseCount); err != nil {
+				return err
+			}
+		} else if m, err = lookupManifest(tx, o.ID, PhaseCount, scans[0]); err != nil {
+			return err
+		}
+		now := s.timestamp()
+		for _, p := range scans {
+			p.ID, p.OrderID, p.ScannedAt = NewID(), o.ID, now
+			m.classify(p)
+		}
+		if err := tx.CreatePickupScans(scans); err != nil {
+			return fmt.Errorf("store scans: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count scan: %w", err)
+	}
+	return scans, nil
+}
+
+// manifest indexes an order's lines by identifier for one phase's scans,
+// remembering which lines are already matched in it.
+type manifest struct {
+	bySerial map[string]*PickupLine
+	byTag    map[string]*PickupLine
+	matched  map[string]bool
+}
+
+// loadManifest reads a whole order (bulk scans: one read, then memory).
+func loadManifest(tx Tx, orderID string, phase ScanPhase) (*manifest, error) {
+	lines, err := tx.ListPickupLines([]string{orderID})
+	if err != nil {
+		return nil, fmt.Errorf("load manifest: %w", err)
+	}
+	scans, err := tx.ListPickupScans(orderID, phase)
+	if err != nil {
+		return nil, fmt.Errorf("load scans: %w", err)
+	}
+	m := newManifest(lines)
+	for _, sc := range scans {
+		if sc.Result == ScanMatched {
+			m.matched[sc.LineAssetID] = true
+		}
+	}
+	return m, nil
+}
+
+// lookupManifest reads only the lines one scan names (a single scan answers
+// in a few indexed reads, however long the manifest).
+func lookupManifest(tx Tx, orderID string, phase ScanPhase, scan *PickupScan) (*manifest, error) {
+	lines, err := tx.FindPickupLines(orderID, scan.Serial, scan.AssetTag)
+	if err != nil {
+		return nil, fmt.Errorf("find manifest lines: %w", err)
+	}
+	m := newManifest(lines)
+	for _, l := range lines {
+		done, err := tx.MatchedInPhase(orderID, phase, l.AssetID)
+		if err != nil {
+			return nil, fmt.Errorf("check earlier scans: %w", err)
+		}
+		m.matched[l.AssetID] = done
+	}
+	return m, nil
+}
+
+func newManifest(lines []*PickupLine) *manifest {
+	m := &manifest{bySerial: map[string]*PickupLine{}, byTag: map[string]*PickupLine{}, matched: map[string]bool{}}
+	for _, l := range lines {
+		if l.Status != LineStaged {
+			continue
+		}
+		if l.Serial != "" {
+			m.bySerial[l.Serial] = l
+		}
+		if l.AssetTag != "" {
+			m.byTag[l.AssetTag] = l
+		}
+	}
+	return m
+}
+
+// classify sets the scan's result, line and detail, and counts a match.
+func (m *manifest) classify(p *PickupScan) {
+	bySerial, byTag := m.bySerial[p.Serial], m.byTag[p.AssetTag]
+	line := bySerial
+	if line == nil {
+		line = byTag
+	}
+	result, detail := ScanMatched, ""
+	switch {
+	case line == nil:
+		result = ScanUnexpected
+	case bySerial != nil && byTag != nil && bySerial.AssetID != byTag.AssetID:
+		result, detail = ScanSubstituted, "the serial is on one manifest line and the asset tag on another"
+	case bySerial == nil && p.Serial != "" && line.Serial != "":
+		result, detail = ScanSubstituted, fmt.Sprintf("the asset tag matches but the serial differs (manifest %s, scanned %s)", line.Serial, p.Serial)
+	case byTag == nil && p.AssetTag != "" && line.AssetTag != "":
+		result, detail = ScanSubstituted, fmt.Sprintf("the serial matches but the asset tag differs (manifest %s, scanned %s)", line.AssetTag, p.AssetTag)
+	case p.Model != "" && !strings.EqualFold(strings.TrimSpace(p.Model), line.Model):
+		result, detail = ScanSubstituted, fmt.Sprintf("the model differs (manifest %s, scanned %s)", line.Model, p.Model)
+	case m.matched[line.AssetID]:
+		result = ScanDuplicate
+	}
+	p.Result, p.Detail = result, detail
+	if line != nil {
+		p.LineAssetID = line.AssetID
+	}
+	if result == ScanMatched {
+		m.matched[line.AssetID] = true
+	}
+}
+
+// CountReport compares an order's manifest with its physical count.
+type CountReport struct {
+	// Lines is how many assets are staged on the order; Counted how many
+	// of them a scan matched.
+	Lines   int
+	Counted int
+	// Missing are the staged lines no scan matched.
+	Missing []*PickupLine
+	// Discrepancies are the scans that did not match: unexpected,
+	// substituted or duplicate.
+	Discrepancies []*PickupScan
+}
+
+// PickupCountReport lists the differences between an order's manifest and
+// its physical count so far.
+func (s *Service) PickupCountReport(ctx context.Context, orderID string) (*CountReport, error) {
+	var r *CountReport
+	err := s.store.View(ctx, func(tx Tx) error {
+		if _, err := s.visibleOrder(ctx, tx, orderID); err != nil {
+			return err
+		}
+		lines, err := tx.ListPickupLines([]string{orderID})
+		if err != nil {
+			return fmt.Errorf("load manifest: %w", err)
+		}
+		scans, err := tx.ListPickupScans(orderID, PhaseCount)
+		if err != nil {
+			return fmt.Errorf("load scans: %w", err)
+		}
+		matched := map[string]bool{}
+		r = &CountReport{}
+		for _, sc := range scans {
+			if sc.Result == ScanMatched {
+				matched[sc.LineAssetID] = true
+			} else {
+				r.Discrepancies = append(r.Discrepancies, sc)
+			}
+		}
+		for _, l := range lines {
+			if l.Status != LineStaged {
+				continue
+			}
+			r.Lines++
+			if matched[l.AssetID] {
+				r.Counted++
+			} else {
+				r.Missing = append(r.Missing, l)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pickup count report: %w", err)
+	}
+	return r, nil
+}
+
+// vendorScope returns the vendor whose orders alone the caller may see, and
+// whether such a restriction applies: vendor staff (the itad_vendor role
+// without a tenant-wide reading role) see only their own organisation's
+// orders; a vendor member linked to no vendor sees none.
+func vendorScope(ctx context.Context) (vendorID string, restricted bool) {
+	p, ok := tenancy.PrincipalFrom(ctx)
+	if !ok {
+		return "", true
+	}
+	vendor := false
+	for _, r := range p.Roles {
+		switch Role(r) {
+		case RoleAdmin, RoleIT, RoleAuditor:
+			return "", false
+		case RoleITADVendor:
+			vendor = true
+		}
+	}
+	if !vendor {
+		return "", false
+	}
+	return p.VendorID, true
+}
+
+// visibleOrder loads an order the caller may see; another vendor's order is
+// not found, exactly like a missing one.
+func (s *Service) visibleOrder(ctx context.Context, tx Tx, id string) (*PickupOrder, error) {
+	o, err := tx.GetPickupOrder(id)
+	if err != nil {
+		return nil, err
+	}
+	if vendorID, restricted := vendorScope(ctx); restricted && (vendorID == "" || o.VendorID != vendorID) {
+		return nil, ErrNotFound
+	}
+	return o, nil
+}
+
+// PickupOrder returns an order the caller may see, or nil.
+func (s *Service) PickupOrder(ctx context.Context, id string) (*PickupOrder, error) {
+	return get(ctx, s.store, "pickup order", func(tx Tx) (*PickupOrder, error) { return s.visibleOrder(ctx, tx, id) })
+}
+
+// PickupOrders lists the orders the caller may see (a vendor: its own).
+func (s *Service) PickupOrders(ctx context.Context, f PickupFilter, first *int, after string) (Page[*PickupOrder], error) {
+	if vendorID, restricted := vendorScope(ctx); restricted {
+		if vendorID == "" || (f.VendorID != "" && f.VendorID != vendorID) {
+			_, err := PageSize(first)
+			return Page[*PickupOrder]{}, err
+		}
+		f.VendorID = vendorID
+	}
+	return list(ctx, s.store, "pickup orders", first, after, func(tx Tx, p PageRequest) ([]*PickupOrder, error) {
+		return tx.ListPickupOrders(f, p)
+	})
+}
+
+// PickupLines loads the manifests of many orders in one statement
+// (dataloaders); the orders were checked visible when they were loaded.
+func (s *Service) PickupLines(ctx context.Context, orderIDs []string) ([]*PickupLine, error) {
+	return batch(ctx, s.store, "pickup lines", func(tx Tx) ([]*PickupLine, error) { return tx.ListPickupLines(orderIDs) })
+}
