@@ -342,15 +342,13 @@ func loadManifest(tx Tx, orderID string, phase ScanPhase) (*manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load manifest: %w", err)
 	}
-	scans, err := tx.ListPickupScans(orderID, phase)
+	matched, err := tx.MatchedLines(orderID, phase)
 	if err != nil {
-		return nil, fmt.Errorf("load scans: %w", err)
+		return nil, fmt.Errorf("load earlier matches: %w", err)
 	}
 	m := newManifest(lines)
-	for _, sc := range scans {
-		if sc.Result == ScanMatched {
-			m.matched[sc.LineAssetID] = true
-		}
+	for _, id := range matched {
+		m.matched[id] = true
 	}
 	return m, nil
 }

@@ -190,6 +190,8 @@ type Tx interface {
 	ListPickupScans(orderID string, phase ScanPhase) ([]*PickupScan, error)
 	// MatchedInPhase reports whether a MATCHED scan of the line exists in the phase.
 	MatchedInPhase(orderID string, phase ScanPhase, assetID string) (bool, error)
+	// MatchedLines returns the asset ids of the lines matched in the phase.
+	MatchedLines(orderID string, phase ScanPhase) ([]string, error)
 
 	// ClaimIdempotency records (operation, key, requestHash) if the key is new
 	// and returns nil; if the key exists it returns the stored record (whose

@@ -312,6 +312,22 @@ func (t *txn) MatchedInPhase(orderID string, phase domain.ScanPhase, assetID str
 	return len(found) > 0, nil
 }
 
+// MatchedLines implements domain.Tx with the partial index of matches.
+func (t *txn) MatchedLines(orderID string, phase domain.ScanPhase) ([]string, error) {
+	order, ok := canonicalID(orderID)
+	if !ok {
+		return nil, nil
+	}
+	var ids []string
+	err := t.scopedVia("pickup_scans", "pickup_scans_matched_idx").Distinct("pickup_scans.line_asset_id").
+		Where("pickup_scans.order_id = ? AND pickup_scans.phase = ?", order, string(phase)).
+		Where("pickup_scans.result = 'MATCHED'").Pluck("pickup_scans.line_asset_id", &ids).Error
+	if err != nil {
+		return nil, dbError("list matched lines", err)
+	}
+	return ids, nil
+}
+
 type pickupOrderRow struct {
 	TenantID    string `gorm:"column:tenant_id;primaryKey"`
 	ID          string `gorm:"column:id;primaryKey"`

@@ -640,6 +640,24 @@ func TestContractPickupScans(t *testing.T) {
 					t.Errorf("MatchedInPhase %s = %v, %v; want %v", c.name, got, err, c.want)
 				}
 			}
+			for _, c := range []struct {
+				name, order string
+				phase       domain.ScanPhase
+				want        []string
+			}{
+				{"order", o.ID, domain.PhaseCount, []string{a1.ID, a2.ID}},
+				{"another order", other.ID, domain.PhaseCount, []string{a1.ID}},
+				{"another phase", o.ID, "RECEIPT", nil},
+				{"malformed order", "order-1", domain.PhaseCount, nil},
+				{"another tenant's order", bo.ID, domain.PhaseCount, nil},
+			} {
+				got, err := tx.MatchedLines(c.order, c.phase)
+				slices.Sort(got)
+				want := slices.Sorted(slices.Values(c.want))
+				if err != nil || !slices.Equal(got, want) {
+					t.Errorf("MatchedLines %s = %v, %v; want %v", c.name, got, err, want)
+				}
+			}
 			return nil
 		})
 
