@@ -126,6 +126,20 @@ func (s *Service) StageAssets(ctx context.Context, in StageInput) ([]*PickupLine
 			if err != nil {
 				return nil, err
 			}
+			existing, err := tx.ListPickupLines([]string{o.ID})
+			if err != nil {
+				return nil, fmt.Errorf("load manifest: %w", err)
+			}
+			for i, a := range assets {
+				for _, l := range existing {
+					if l.AssetID == a.ID {
+						// Its earlier scans would count for it again: a
+						// removed asset goes on another order instead.
+						return nil, userError(CodeIllegalTransition,
+							"this asset was taken off this order; stage it on another order", append(field, strconv.Itoa(i))...)
+					}
+				}
+			}
 			now := s.timestamp()
 			lines = make([]*PickupLine, len(assets))
 			for i, a := range assets {
@@ -197,7 +211,7 @@ func (s *Service) UnstageAsset(ctx context.Context, in UnstageInput) (*PickupLin
 			return fmt.Errorf("load manifest: %w", err)
 		}
 		for _, l := range all {
-			if l.AssetID == assetID {
+			if strings.EqualFold(l.AssetID, assetID) {
 				line = l
 			}
 		}
@@ -312,6 +326,9 @@ func (s *Service) countScans(ctx context.Context, orderID string, in []ScanInput
 		} else if m, err = lookupManifest(tx, o.ID, PhaseCount, scans[0]); err != nil {
 			return err
 		}
+		if err := m.lookUpOwners(tx, scans); err != nil {
+			return err
+		}
 		now := s.timestamp()
 		for _, p := range scans {
 			p.ID, p.OrderID, p.ScannedAt = NewID(), o.ID, now
@@ -334,6 +351,41 @@ type manifest struct {
 	bySerial map[string]*PickupLine
 	byTag    map[string]*PickupLine
 	matched  map[string]bool
+	// serialOwner and tagOwner name the tenant's asset that carries a
+	// scanned identifier the manifest does not know: a line recorded with a
+	// tag only, scanned with another asset's serial, is a substitution.
+	serialOwner map[string]string
+	tagOwner    map[string]string
+}
+
+// lookUpOwners finds, in one statement, the assets that carry the scanned
+// identifiers no manifest line has.
+func (m *manifest) lookUpOwners(tx Tx, scans []*PickupScan) error {
+	var serials, tags []string
+	for _, p := range scans {
+		if p.Serial != "" && m.bySerial[p.Serial] == nil {
+			serials = append(serials, p.Serial)
+		}
+		if p.AssetTag != "" && m.byTag[p.AssetTag] == nil {
+			tags = append(tags, p.AssetTag)
+		}
+	}
+	if len(serials) == 0 && len(tags) == 0 {
+		return nil
+	}
+	owners, err := tx.FindAssetsByIdentifiers(serials, tags)
+	if err != nil {
+		return fmt.Errorf("find scanned assets: %w", err)
+	}
+	for _, a := range owners {
+		if a.Serial != "" {
+			m.serialOwner[a.Serial] = a.ID
+		}
+		if a.AssetTag != "" {
+			m.tagOwner[a.AssetTag] = a.ID
+		}
+	}
+	return nil
 }
 
 // loadManifest reads a whole order (bulk scans: one read, then memory).
@@ -372,7 +424,8 @@ func lookupManifest(tx Tx, orderID string, phase ScanPhase, scan *PickupScan) (*
 }
 
 func newManifest(lines []*PickupLine) *manifest {
-	m := &manifest{bySerial: map[string]*PickupLine{}, byTag: map[string]*PickupLine{}, matched: map[string]bool{}}
+	m := &manifest{bySerial: map[string]*PickupLine{}, byTag: map[string]*PickupLine{}, matched: map[string]bool{},
+		serialOwner: map[string]string{}, tagOwner: map[string]string{}}
 	for _, l := range lines {
 		if l.Status != LineStaged {
 			continue
@@ -404,6 +457,10 @@ func (m *manifest) classify(p *PickupScan) {
 		result, detail = ScanSubstituted, fmt.Sprintf("the asset tag matches but the serial differs (manifest %s, scanned %s)", line.Serial, p.Serial)
 	case byTag == nil && p.AssetTag != "" && line.AssetTag != "":
 		result, detail = ScanSubstituted, fmt.Sprintf("the serial matches but the asset tag differs (manifest %s, scanned %s)", line.AssetTag, p.AssetTag)
+	case bySerial == nil && p.Serial != "" && m.serialOwner[p.Serial] != "" && m.serialOwner[p.Serial] != line.AssetID:
+		result, detail = ScanSubstituted, "the asset tag matches but the serial belongs to another asset"
+	case byTag == nil && p.AssetTag != "" && m.tagOwner[p.AssetTag] != "" && m.tagOwner[p.AssetTag] != line.AssetID:
+		result, detail = ScanSubstituted, "the serial matches but the asset tag belongs to another asset"
 	case p.Model != "" && !strings.EqualFold(strings.TrimSpace(p.Model), line.Model):
 		result, detail = ScanSubstituted, fmt.Sprintf("the model differs (manifest %s, scanned %s)", line.Model, p.Model)
 	case m.matched[line.AssetID]:
@@ -447,12 +504,21 @@ func (s *Service) PickupCountReport(ctx context.Context, orderID string) (*Count
 		if err != nil {
 			return fmt.Errorf("load scans: %w", err)
 		}
+		removed := map[string]bool{}
+		for _, l := range lines {
+			if l.Status == LineRemoved {
+				removed[l.AssetID] = true
+			}
+		}
 		matched := map[string]bool{}
 		r = &CountReport{}
 		for _, sc := range scans {
-			if sc.Result == ScanMatched {
+			switch {
+			case sc.Result == ScanMatched:
 				matched[sc.LineAssetID] = true
-			} else {
+			case removed[sc.LineAssetID]:
+				// About a line taken off the order since: settled.
+			default:
 				r.Discrepancies = append(r.Discrepancies, sc)
 			}
 		}
@@ -529,6 +595,22 @@ func (s *Service) PickupOrders(ctx context.Context, f PickupFilter, first *int, 
 	return list(ctx, s.store, "pickup orders", first, after, func(tx Tx, p PageRequest) ([]*PickupOrder, error) {
 		return tx.ListPickupOrders(f, p)
 	})
+}
+
+// VisibleLines keeps the manifest lines the caller may see: vendor staff see
+// only STAGED lines (an asset taken off the order may be bound for another
+// vendor).
+func VisibleLines(ctx context.Context, lines []*PickupLine) []*PickupLine {
+	if _, restricted := vendorScope(ctx); !restricted {
+		return lines
+	}
+	out := make([]*PickupLine, 0, len(lines))
+	for _, l := range lines {
+		if l.Status == LineStaged {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // PickupLines loads the manifests of many orders in one statement

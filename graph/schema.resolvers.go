@@ -737,6 +737,7 @@ func (r *pickupOrderResolver) Note(ctx context.Context, obj *domain.PickupOrder)
 // Lines is the resolver for the lines field.
 func (r *pickupOrderResolver) Lines(ctx context.Context, obj *domain.PickupOrder, status *domain.LineStatus) ([]*domain.PickupLine, error) {
 	lines, err := loadPickupLines(ctx, obj.ID)
+	lines = domain.VisibleLines(ctx, lines)
 	if err != nil || status == nil {
 		return lines, err
 	}

@@ -213,6 +213,17 @@ func TestPickupOrderAndCount(t *testing.T) {
 		if state.Asset.State != "RETIRED" {
 			t.Fatalf("unstaged asset is %s, want RETIRED", state.Asset.State)
 		}
+		var again struct {
+			PickupOrderStage struct{ UserErrors []userError }
+		}
+		e.ok(t, it, stage, map[string]any{"in": map[string]any{"orderId": order.ID, "assetIds": []string{ids[3]}}}, &again)
+		if errs := again.PickupOrderStage.UserErrors; len(errs) != 1 || errs[0].Code != "ILLEGAL_TRANSITION" {
+			t.Fatalf("re-staging a removed asset on the same order: %+v", errs)
+		}
+		e.ok(t, it, report, map[string]any{"id": order.ID}, &rep)
+		if c := rep.PickupOrder.Count; c.Lines != 3 || len(c.Missing) != 1 || len(c.Discrepancies) != 4 {
+			t.Fatalf("count after removing a line = %+v (its substitution is settled)", c)
+		}
 
 		// The vendor's staff: their order's manifest, never an asset record.
 		tech := e.vendorToken(t, e.a, certified)
@@ -235,6 +246,16 @@ func TestPickupOrderAndCount(t *testing.T) {
 		}
 		if r := e.do(t, tech, `query($id: ID!) { pickupOrder(id: $id) { lines { asset { id holder { name } } } } }`, map[string]any{"id": order.ID}); !r.hasCode("FORBIDDEN") {
 			t.Fatalf("a vendor reached an asset record: %s", r.raw)
+		}
+		if r := e.do(t, tech, `query($id: ID!) { pickupOrder(id: $id) { count { discrepancies { serial } } } }`, map[string]any{"id": order.ID}); !r.hasCode("FORBIDDEN") {
+			t.Fatalf("a vendor read IT's shelf count: %s", r.raw)
+		}
+		var all struct {
+			PickupOrder struct{ Lines []struct{ Status string } }
+		}
+		e.ok(t, tech, `query($id: ID!) { pickupOrder(id: $id) { lines { status } } }`, map[string]any{"id": order.ID}, &all)
+		if len(all.PickupOrder.Lines) != 3 {
+			t.Fatalf("the vendor sees %d lines, want the 3 staged ones (not the removed one)", len(all.PickupOrder.Lines))
 		}
 		other := e.vendorToken(t, e.a, lapsed)
 		for _, tok := range []string{other, e.a.tokens[domain.RoleITADVendor], e.b.tokens[domain.RoleAdmin]} {
