@@ -146,14 +146,11 @@ func (s *Service) completeCase(tx Tx, c *OffboardingCase, actorID string, at tim
 	return appendEvent(tx, caseEvent(c, EventOffboardingCompleted, actorID, at, nil), c.PersonID)
 }
 
-// completeIfDone completes an open case once none of its items is outstanding.
-func (s *Service) completeIfDone(tx Tx, c *OffboardingCase, actorID string, at time.Time) ([]Message, error) {
+// completeIfDone completes an open case once none of its items (as read and
+// updated in this transaction) is outstanding.
+func (s *Service) completeIfDone(tx Tx, c *OffboardingCase, items []*CaseItem, actorID string, at time.Time) ([]Message, error) {
 	if c.State != CaseOpen {
 		return nil, nil
-	}
-	items, err := tx.ListCaseItems([]string{c.ID})
-	if err != nil {
-		return nil, fmt.Errorf("list case items: %w", err)
 	}
 	for _, it := range items {
 		if it.Status == ItemOutstanding {
@@ -167,18 +164,24 @@ func (s *Service) completeIfDone(tx Tx, c *OffboardingCase, actorID string, at t
 	return []Message{m}, nil
 }
 
-// findItem returns the case's item for an asset, or nil.
-func findItem(tx Tx, caseID, assetID string) (*CaseItem, error) {
+// caseItems reads a case's items once per change: the item to change is
+// found among them, and they decide whether the case completes.
+func caseItems(tx Tx, caseID string) ([]*CaseItem, error) {
 	items, err := tx.ListCaseItems([]string{caseID})
 	if err != nil {
 		return nil, fmt.Errorf("list case items: %w", err)
 	}
+	return items, nil
+}
+
+// findItem returns the item of items for an asset, or nil.
+func findItem(items []*CaseItem, assetID string) *CaseItem {
 	for _, it := range items {
 		if it.AssetID == assetID {
-			return it, nil
+			return it
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 // WriteOffInput writes off an outstanding item of an open case.
@@ -227,10 +230,11 @@ func (s *Service) WriteOffItem(ctx context.Context, in WriteOffInput) (*Offboard
 			if c.State != CaseOpen {
 				return nil, userError(CodeCaseNotOpen, "the case is already completed", "input", "caseId")
 			}
-			item, err := findItem(tx, c.ID, assetID)
+			items, err := caseItems(tx, c.ID)
 			if err != nil {
 				return nil, err
 			}
+			item := findItem(items, assetID)
 			if item == nil {
 				return nil, userError(CodeNotFound, "the asset is not an item of this case", "input", "assetId")
 			}
@@ -261,7 +265,7 @@ func (s *Service) WriteOffItem(ctx context.Context, in WriteOffInput) (*Offboard
 			if err := tx.PutCaseItem(item); err != nil {
 				return nil, fmt.Errorf("write off item: %w", err)
 			}
-			done, err := s.completeIfDone(tx, c, who.MemberID, now)
+			done, err := s.completeIfDone(tx, c, items, who.MemberID, now)
 			if err != nil {
 				return nil, err
 			}

@@ -248,10 +248,11 @@ func matchCase(tx Tx, parcel *Parcel, holderID, fromID string) (*OffboardingCase
 // unexpected when c did not expect it) and completes c if nothing is
 // outstanding.
 func (s *Service) countReturn(tx Tx, c *OffboardingCase, r *Return, actorID string, at time.Time) ([]Message, error) {
-	item, err := findItem(tx, c.ID, r.AssetID)
+	items, err := caseItems(tx, c.ID)
 	if err != nil {
 		return nil, err
 	}
+	item := findItem(items, r.AssetID)
 	if item == nil {
 		item = &CaseItem{CaseID: c.ID, AssetID: r.AssetID, Expected: false, AddedAt: at}
 	}
@@ -263,7 +264,7 @@ func (s *Service) countReturn(tx Tx, c *OffboardingCase, r *Return, actorID stri
 	if err := tx.PutCaseItem(item); err != nil {
 		return nil, fmt.Errorf("mark case item returned: %w", err)
 	}
-	return s.completeIfDone(tx, c, actorID, at)
+	return s.completeIfDone(tx, c, items, actorID, at)
 }
 
 // DispositionInput moves a returned asset on: back to stock, or retired.

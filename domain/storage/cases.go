@@ -5,63 +5,16 @@ import (
 	"fmt"
 
 	"github.com/custody-dev/custody/domain"
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
 // Off-boarding cases, their items and returns (migrations 00003).
 
-// ref is a record reference a row is about to store, named for errors;
-// optional ones may be empty (stored as NULL).
-type ref struct {
-	name     string
-	id       *string
-	optional bool
-}
-
-// need and opt name a required and an optional reference.
-func need(name string, id *string) ref { return ref{name: name, id: id} }
-func opt(name string, id *string) ref  { return ref{name: name, id: id, optional: true} }
-
-// canonicalRefs puts the references in their stored form. One that is not
-// a UUID, or a required one that is empty, names no row, so it fails as the
-// foreign key would (ErrNotFound) before Postgres could fail the cast and
-// abort the transaction; and an id in upper case matches on SQLite too.
-func canonicalRefs(refs ...ref) error {
-	for _, r := range refs {
-		if *r.id == "" && r.optional {
-			continue
-		}
-		c, ok := canonicalID(*r.id)
-		if !ok {
-			return fmt.Errorf("%s %q is not a record id: %w", r.name, *r.id, domain.ErrNotFound)
-		}
-		*r.id = c
-	}
-	return nil
-}
-
-// locking makes q hold row locks until the transaction ends. Only Postgres
-// needs them: SQLite has no row locks, and its write transactions already
-// run one at a time (one writer connection, BEGIN IMMEDIATE), so a plain
-// read inside one is as good as a lock. On Postgres, a read-only (View)
-// transaction cannot lock.
-func (t *txn) locking(q *gorm.DB) *gorm.DB {
-	if t.g.Dialector.Name() == DialectPostgres {
-		return q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
-	}
-	return q
-}
-
 // lockCase loads and locks the case matching cond.
 func (t *txn) lockCase(op, cond string, args ...any) (*domain.OffboardingCase, error) {
 	var r caseRow
-	res := t.locking(t.scoped("offboarding_cases").Where(cond, args...).Limit(1)).Find(&r)
-	if res.Error != nil {
-		return nil, dbError(op, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, domain.ErrNotFound
+	if err := t.lockOne(op, t.scoped("offboarding_cases").Where(cond, args...), &r); err != nil {
+		return nil, err
 	}
 	return r.domain(), nil
 }

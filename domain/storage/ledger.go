@@ -105,12 +105,8 @@ func (t *txn) LedgerSize() (int64, error) {
 // tenant's write lock from its first read (see locking for SQLite).
 func (t *txn) LockLog() error {
 	var head ledgerHeadRow
-	res := t.locking(t.scoped("ledger_heads").Limit(1)).Find(&head)
-	if res.Error != nil {
-		return dbError("lock log", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("lock log: tenant %s has no ledger head: %w", t.tenant, domain.ErrNotFound)
+	if err := t.lockOne("lock log", t.scoped("ledger_heads"), &head); err != nil {
+		return fmt.Errorf("lock log: tenant %s: %w", t.tenant, err)
 	}
 	return nil
 }

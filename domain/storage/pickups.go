@@ -90,12 +90,8 @@ func (t *txn) LockPickupOrder(id string) (*domain.PickupOrder, error) {
 		return nil, domain.ErrNotFound
 	}
 	var r pickupOrderRow
-	res := t.locking(t.scoped("pickup_orders").Where("pickup_orders.id = ?", c).Limit(1)).Find(&r)
-	if res.Error != nil {
-		return nil, dbError("lock pickup order", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, domain.ErrNotFound
+	if err := t.lockOne("lock pickup order", t.scoped("pickup_orders").Where("pickup_orders.id = ?", c), &r); err != nil {
+		return nil, err
 	}
 	return r.domain(), nil
 }

@@ -25,6 +25,61 @@ type txn struct {
 
 var _ domain.Tx = (*txn)(nil)
 
+// ref is a record reference a row is about to store, named for errors;
+// optional ones may be empty (stored as NULL).
+type ref struct {
+	name     string
+	id       *string
+	optional bool
+}
+
+// need and opt name a required and an optional reference.
+func need(name string, id *string) ref { return ref{name: name, id: id} }
+func opt(name string, id *string) ref  { return ref{name: name, id: id, optional: true} }
+
+// canonicalRefs puts the references in their stored form. One that is not
+// a UUID, or a required one that is empty, names no row, so it fails as the
+// foreign key would (ErrNotFound) before Postgres could fail the cast and
+// abort the transaction; and an id in upper case matches on SQLite too.
+func canonicalRefs(refs ...ref) error {
+	for _, r := range refs {
+		if *r.id == "" && r.optional {
+			continue
+		}
+		c, ok := canonicalID(*r.id)
+		if !ok {
+			return fmt.Errorf("%s %q is not a record id: %w", r.name, *r.id, domain.ErrNotFound)
+		}
+		*r.id = c
+	}
+	return nil
+}
+
+// locking makes q hold row locks until the transaction ends. Only Postgres
+// needs them: SQLite has no row locks, and its write transactions already
+// run one at a time (one writer connection, BEGIN IMMEDIATE), so a plain
+// read inside one is as good as a lock. On Postgres, a read-only (View)
+// transaction cannot lock.
+func (t *txn) locking(q *gorm.DB) *gorm.DB {
+	if t.g.Dialector.Name() == DialectPostgres {
+		return q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	}
+	return q
+}
+
+// lockOne reads the first row q selects into dest and locks it (see
+// locking); no row is ErrNotFound.
+func (t *txn) lockOne(op string, q *gorm.DB, dest any) error {
+	res := t.locking(q.Limit(1)).Find(dest)
+	if res.Error != nil {
+		return dbError(op, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return domain.ErrNotFound
+	}
+	return nil
+}
+
 // scoped starts a statement on table restricted to the transaction's tenant.
 func (t *txn) scoped(table string) *gorm.DB {
 	return scopedTo(t.g, t.tenant, table)
