@@ -55,6 +55,15 @@ const (
 	CodeCaseNotOpen          Code = "CASE_NOT_OPEN"
 	CodeNotOutstanding       Code = "NOT_OUTSTANDING"
 	CodeCertificationExpired Code = "CERTIFICATION_EXPIRED"
+	// CodeUnresolvedDiscrepancy: a pickup or receipt cannot be confirmed
+	// while a discrepancy is open (one error per discrepancy).
+	CodeUnresolvedDiscrepancy Code = "UNRESOLVED_DISCREPANCY"
+	// CodeSanitizationRequired: a data-bearing asset cannot reach an outcome
+	// without a sanitization record.
+	CodeSanitizationRequired Code = "SANITIZATION_REQUIRED"
+	// CodeUnprocessedLines: a certificate cannot be issued while a received
+	// line has no outcome (one error per line).
+	CodeUnprocessedLines Code = "UNPROCESSED_LINES"
 )
 
 // UserError is one problem with the caller's input, reported in a mutation

@@ -24,10 +24,16 @@ const (
 	TopicReturns Topic = "returns"
 	// TopicOffboarding: off-boarding cases and every event bound to one (HR).
 	TopicOffboarding Topic = "offboarding"
+	// TopicPickups: every event bound to a pickup order: staging, dock and
+	// receipt discrepancies and their resolutions, pickups, sanitization,
+	// outcomes, certificates and write-backs (IT).
+	TopicPickups Topic = "pickups"
+	// TopicSLA: breaches of the tenant's time-bound triggers.
+	TopicSLA Topic = "sla"
 )
 
 // AllTopics lists every topic.
-var AllTopics = []Topic{TopicCustody, TopicReturns, TopicOffboarding}
+var AllTopics = []Topic{TopicCustody, TopicReturns, TopicOffboarding, TopicPickups, TopicSLA}
 
 // Topics returns the topics e belongs to.
 func Topics(e *CustodyEvent) []Topic {
@@ -40,6 +46,12 @@ func Topics(e *CustodyEvent) []Topic {
 	}
 	if e.Type == EventOffboardingOpened || e.Type == EventOffboardingCompleted || e.Details["case"] != "" {
 		ts = append(ts, TopicOffboarding)
+	}
+	if e.Details["order"] != "" {
+		ts = append(ts, TopicPickups)
+	}
+	if e.Type == EventSLABreached {
+		ts = append(ts, TopicSLA)
 	}
 	return ts
 }

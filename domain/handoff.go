@@ -13,6 +13,7 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -194,7 +195,12 @@ type handOffIDs struct {
 // validateSignature checks every part of a signature and returns it ready to
 // store, with the server-observed IP address and user agent.
 func validateSignature(errs *UserErrors, in SignatureInput, client tenancy.ClientInfo) *Signature {
-	f := func(name string) []string { return []string{"input", "signature", name} }
+	return validateSignatureAt(errs, in, client, "input", "signature")
+}
+
+// validateSignatureAt is validateSignature for a signature input at field.
+func validateSignatureAt(errs *UserErrors, in SignatureInput, client tenancy.ClientInfo, field ...string) *Signature {
+	f := func(name string) []string { return append(slices.Clone(field), name) }
 	sig := &Signature{Method: in.Method, DeviceTime: deviceTime(errs, in.DeviceTime, f("deviceTime")...),
 		IPAddress: client.IPAddress, UserAgent: truncate(client.UserAgent, 1000)}
 	sig.TypedName = text(errs, in.TypedName, true, 200, f("typedName")...)

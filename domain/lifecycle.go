@@ -83,6 +83,22 @@ const (
 	// EventUnstaged takes a STAGED asset off its pickup order (details
 	// "order", "vendor", "reason"): it is RETIRED again.
 	EventUnstaged EventType = "UNSTAGED"
+	// EventPickupDiscrepancy records a scan at the dock or at receipt that
+	// did not match the manifest, or a line found missing (no asset;
+	// details "order", "vendor", "phase", "result", "scan" or "line",
+	// "serial", "assetTag", "detail"): IT hears it live.
+	EventPickupDiscrepancy EventType = "PICKUP_DISCREPANCY"
+	// EventDiscrepancyResolved records IT's decision about one (no asset;
+	// details "order", "phase", "scan" or "line", "action", "reason").
+	EventDiscrepancyResolved EventType = "DISCREPANCY_RESOLVED"
+	// EventCertificateIssued seals a certificate of sanitization and
+	// destruction (no asset; details "order", "vendor", "certificate",
+	// "number", "digest", "lines").
+	EventCertificateIssued EventType = "CERTIFICATE_ISSUED"
+	// EventSLABreached announces that a record overstayed a stage's window
+	// (no asset; details "stage", "subjectKind", "subject", "since", "dueAt",
+	// and "case" for an off-boarding case).
+	EventSLABreached EventType = "SLA_BREACHED"
 )
 
 // transition is one edge of the lifecycle graph.
@@ -118,12 +134,15 @@ var lifecycle = func() map[transition]AssetState {
 		{StateAtVendor, EventSanitized}:           StateSanitized,
 		{StateAtVendor, EventDestroyed}:           StateDestroyed,
 		{StateSanitized, EventRemarketed}:         StateRemarketed,
-		{StateSanitized, EventRecycled}:           StateRecycled,
-		{StateAtVendor, EventRecycled}:            StateRecycled,
-		{StateSanitized, EventClosed}:             StateClosed,
-		{StateDestroyed, EventClosed}:             StateClosed,
-		{StateRemarketed, EventClosed}:            StateClosed,
-		{StateRecycled, EventClosed}:              StateClosed,
+		{StateSanitized, EventDestroyed}:          StateDestroyed,
+		// An asset that bears no data reaches its outcome unsanitized.
+		{StateAtVendor, EventRemarketed}: StateRemarketed,
+		{StateSanitized, EventRecycled}:  StateRecycled,
+		{StateAtVendor, EventRecycled}:   StateRecycled,
+		{StateSanitized, EventClosed}:    StateClosed,
+		{StateDestroyed, EventClosed}:    StateClosed,
+		{StateRemarketed, EventClosed}:   StateClosed,
+		{StateRecycled, EventClosed}:     StateClosed,
 		// A lost or stolen asset handed back is received like any return.
 		{StateLost, EventReturnReceived}:   StateReturnReceived,
 		{StateStolen, EventReturnReceived}: StateReturnReceived,

@@ -16,6 +16,8 @@ const MaxCaseItems = 1000
 type OpenCaseInput struct {
 	PersonID string
 	// LastDay and DueDate are calendar dates; their time of day is ignored.
+	// A zero DueDate defaults to LastDay plus the tenant's SLA policy
+	// OffboardingDueDays.
 	LastDay        time.Time
 	DueDate        time.Time
 	Note           string
@@ -34,7 +36,10 @@ func (s *Service) OpenCase(ctx context.Context, in OpenCaseInput) (*OffboardingC
 	var errs UserErrors
 	personID := text(&errs, in.PersonID, true, 100, "input", "personId")
 	lastDay := calendarDate(&errs, in.LastDay, "input", "lastDay")
-	dueDate := calendarDate(&errs, in.DueDate, "input", "dueDate")
+	var dueDate time.Time
+	if !in.DueDate.IsZero() {
+		dueDate = calendarDate(&errs, in.DueDate, "input", "dueDate")
+	}
 	note := text(&errs, in.Note, false, 2000, "input", "note")
 	if !lastDay.IsZero() && !dueDate.IsZero() && dueDate.Before(lastDay) {
 		errs.Add(CodeInvalid, "the due date cannot be before the last day", "input", "dueDate")
@@ -62,8 +67,16 @@ func (s *Service) OpenCase(ctx context.Context, in OpenCaseInput) (*OffboardingC
 			if err != nil {
 				return nil, err
 			}
+			due := dueDate
+			if due.IsZero() {
+				policy, err := slaPolicy(ctx, tx)
+				if err != nil {
+					return nil, err
+				}
+				due = lastDay.AddDate(0, 0, policy.OffboardingDueDays)
+			}
 			now := s.timestamp()
-			c = &OffboardingCase{ID: NewID(), PersonID: person.ID, LastDay: lastDay, DueDate: dueDate, Note: note,
+			c = &OffboardingCase{ID: NewID(), PersonID: person.ID, LastDay: lastDay, DueDate: due, Note: note,
 				State: CaseOpen, OpenedByID: who.MemberID, OpenedAt: now, Version: 1}
 			if err := tx.CreateCase(c); err != nil {
 				if errors.Is(err, ErrDuplicate) {

@@ -5,11 +5,22 @@ import "time"
 // PickupState is where a pickup order stands.
 type PickupState string
 
-// Pickup order states. An order is OPEN while IT stages assets onto it and
-// counts them; the dock pickup, the vendor's receipt, the certificate and
-// the ITAM write-back move it on (later states come with those steps).
+// Pickup order states, in order. An order is OPEN while IT stages assets
+// onto it, counts them and the vendor scans them out at the dock; the
+// confirmed pickup, the vendor's receipt, the certificate and the ITAM
+// write-back move it on.
 const (
 	PickupOpen PickupState = "OPEN"
+	// PickupPickedUp: confirmed at the dock with both signatures; the
+	// scanned assets are in the vendor's custody.
+	PickupPickedUp PickupState = "PICKED_UP"
+	// PickupReceived: the vendor confirmed receipt at its facility.
+	PickupReceived PickupState = "RECEIVED"
+	// PickupCertified: the vendor issued the certificate of sanitization
+	// and destruction.
+	PickupCertified PickupState = "CERTIFIED"
+	// PickupClosed: every certified asset was written back to ITAM (CLOSED).
+	PickupClosed PickupState = "CLOSED"
 )
 
 // PickupOrder is a planned collection of retired assets by one ITAD vendor.
@@ -25,6 +36,12 @@ type PickupOrder struct {
 	CreatedByID string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// PickedUpAt, ReceivedAt, CertifiedAt and ClosedAt are set when the
+	// order reaches the state of that name.
+	PickedUpAt  *time.Time
+	ReceivedAt  *time.Time
+	CertifiedAt *time.Time
+	ClosedAt    *time.Time
 	Version     int
 }
 
@@ -37,6 +54,17 @@ const (
 	LineStaged LineStatus = "STAGED"
 	// LineRemoved: taken off the order; the asset is RETIRED again.
 	LineRemoved LineStatus = "REMOVED"
+	// LinePickedUp: scanned out at the dock and confirmed; the vendor holds it.
+	LinePickedUp LineStatus = "PICKED_UP"
+	// LineReceived: received at the vendor's facility; sanitization and an
+	// outcome follow (Outcome set once processed).
+	LineReceived LineStatus = "RECEIVED"
+	// LineLost: missing at the dock or at receipt and resolved as lost; the
+	// asset is LOST.
+	LineLost LineStatus = "LOST"
+	// LineWrittenBack: its disposition was written back to ITAM; the asset
+	// is CLOSED.
+	LineWrittenBack LineStatus = "WRITTEN_BACK"
 )
 
 // PickupLine is one asset on a pickup order's manifest, with the identifiers
@@ -55,6 +83,13 @@ type PickupLine struct {
 	Status     LineStatus
 	StagedAt   time.Time
 	StagedByID string
+	// StatusReason says why a line was REMOVED or LOST (the resolution's reason).
+	StatusReason string
+	// Outcome is what became of the asset at the vendor; nil until recorded.
+	Outcome *Outcome
+	// WrittenBackAt and WrittenBackByID record the ITAM write-back.
+	WrittenBackAt   *time.Time
+	WrittenBackByID string
 }
 
 // ScanPhase says when a manifest was scanned.
@@ -64,7 +99,24 @@ type ScanPhase string
 const (
 	// PhaseCount: IT's physical count of the staged assets before the pickup.
 	PhaseCount ScanPhase = "COUNT"
+	// PhasePickup: the vendor's technician scans each item as it leaves the
+	// dock, against the STAGED lines.
+	PhasePickup ScanPhase = "PICKUP"
+	// PhaseReceipt: the vendor scans what arrived at its facility, against
+	// the PICKED_UP lines.
+	PhaseReceipt ScanPhase = "RECEIPT"
 )
+
+// Valid reports whether p is a known phase.
+func (p ScanPhase) Valid() bool { return p == PhaseCount || p == PhasePickup || p == PhaseReceipt }
+
+// ExpectedLineStatus is the status of the lines a phase's scans are compared with.
+func (p ScanPhase) ExpectedLineStatus() LineStatus {
+	if p == PhaseReceipt {
+		return LinePickedUp
+	}
+	return LineStaged
+}
 
 // ScanResult is how a scan compares with the manifest.
 type ScanResult string

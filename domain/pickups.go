@@ -270,24 +270,33 @@ type ScanInput struct {
 // CountScan records one scan of IT's physical count of an OPEN order's
 // staged assets and says at once how it compares with the manifest.
 func (s *Service) CountScan(ctx context.Context, orderID string, in ScanInput) (*PickupScan, error) {
-	scans, err := s.countScans(ctx, orderID, []ScanInput{in}, false)
-	if err != nil {
-		return nil, err
-	}
-	return scans[0], nil
+	return first(s.scanPhase(ctx, PhaseCount, orderID, []ScanInput{in}, false))
 }
 
 // BulkCountScan records many scans of a physical count at once (a reader
 // that collected a whole shelf), each compared with the manifest and with
 // the scans before it.
 func (s *Service) BulkCountScan(ctx context.Context, orderID string, in []ScanInput) ([]*PickupScan, error) {
-	return s.countScans(ctx, orderID, in, true)
+	return s.scanPhase(ctx, PhaseCount, orderID, in, true)
 }
 
-func (s *Service) countScans(ctx context.Context, orderID string, in []ScanInput, bulk bool) ([]*PickupScan, error) {
+// first returns the only scan of a single-scan call.
+func first(scans []*PickupScan, err error) (*PickupScan, error) {
+	if err != nil {
+		return nil, err
+	}
+	return scans[0], nil
+}
+
+// scanPhase records scans of one phase against the lines that phase
+// expects (phase.ExpectedLineStatus) of an order in the state the phase
+// needs. A scan of the dock or the receipt that does not match appends a
+// PICKUP_DISCREPANCY event, so IT hears it at once.
+func (s *Service) scanPhase(ctx context.Context, phase ScanPhase, orderID string, in []ScanInput, bulk bool) ([]*PickupScan, error) {
+	op := strings.ToLower(string(phase)) + " scan"
 	who, err := actor(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("count scan: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	var errs UserErrors
 	orderID = text(&errs, orderID, true, 100, "input", "orderId")
@@ -296,11 +305,11 @@ func (s *Service) countScans(ctx context.Context, orderID string, in []ScanInput
 	}
 	scans := make([]*PickupScan, len(in))
 	for i, sc := range in {
-		field := []string{"input"}
+		field := []string{"input", "scan"}
 		if bulk {
-			field = append(field, "scans", strconv.Itoa(i))
+			field = []string{"input", "scans", strconv.Itoa(i)}
 		}
-		p := &PickupScan{Phase: PhaseCount, ScannedByID: who.MemberID}
+		p := &PickupScan{Phase: phase, ScannedByID: who.MemberID}
 		p.Serial = normalizeIdentifier(text(&errs, sc.Serial, false, 200, append(field, "serial")...))
 		p.AssetTag = normalizeIdentifier(text(&errs, sc.AssetTag, false, 200, append(field, "assetTag")...))
 		p.Model = text(&errs, sc.Model, false, 200, append(field, "model")...)
@@ -313,17 +322,18 @@ func (s *Service) countScans(ctx context.Context, orderID string, in []ScanInput
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
+	var msgs []Message
 	err = s.store.Update(ctx, func(tx Tx) error {
-		o, err := s.openOrder(tx, orderID)
+		o, err := s.orderIn(ctx, tx, orderID, phaseOrderState(phase))
 		if err != nil {
 			return err
 		}
 		var m *manifest
 		if bulk {
-			if m, err = loadManifest(tx, o.ID, PhaseCount); err != nil {
+			if m, err = loadManifest(tx, o.ID, phase); err != nil {
 				return err
 			}
-		} else if m, err = lookupManifest(tx, o.ID, PhaseCount, scans[0]); err != nil {
+		} else if m, err = lookupManifest(tx, o.ID, phase, scans[0]); err != nil {
 			return err
 		}
 		if err := m.lookUpOwners(tx, scans); err != nil {
@@ -337,12 +347,72 @@ func (s *Service) countScans(ctx context.Context, orderID string, in []ScanInput
 		if err := tx.CreatePickupScans(scans); err != nil {
 			return fmt.Errorf("store scans: %w", err)
 		}
+		if phase == PhaseCount {
+			return nil
+		}
+		for _, p := range scans {
+			if p.Result == ScanMatched {
+				continue
+			}
+			msg, err := appendEvent(tx, orderEvent(o, EventPickupDiscrepancy, who.MemberID, now, map[string]string{
+				"phase": string(phase), "result": string(p.Result), "scan": p.ID, "serial": p.Serial,
+				"assetTag": p.AssetTag, "detail": p.Detail}), "")
+			if err != nil {
+				return err
+			}
+			msgs = append(msgs, msg)
+		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("count scan: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	s.publish(ctx, msgs)
 	return scans, nil
+}
+
+// phaseOrderState is the state an order must be in to be scanned in phase.
+func phaseOrderState(phase ScanPhase) PickupState {
+	if phase == PhaseReceipt {
+		return PickupPickedUp
+	}
+	return PickupOpen
+}
+
+// orderIn loads and locks an order the caller may see (a vendor: its own;
+// another vendor's order is not found) that is in state want.
+func (s *Service) orderIn(ctx context.Context, tx Tx, orderID string, want PickupState) (*PickupOrder, error) {
+	o, err := tx.LockPickupOrder(orderID)
+	if err == nil && !mayActOn(ctx, o) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return nil, notFoundAs(err, "pickup order", "input", "orderId")
+	}
+	if o.State != want {
+		return nil, userError(CodeIllegalTransition, fmt.Sprintf("the pickup order is %s; this needs it %s", o.State, want), "input", "orderId")
+	}
+	return o, nil
+}
+
+// mayActOn reports whether the caller may see order o: vendor staff only
+// their own organisation's.
+func mayActOn(ctx context.Context, o *PickupOrder) bool {
+	vendorID, restricted := vendorScope(ctx)
+	return !restricted || (vendorID != "" && o.VendorID == vendorID)
+}
+
+// orderEvent is an order-level custody event (no asset): it names the order
+// and its vendor, so it is on the pickups topic.
+func orderEvent(o *PickupOrder, t EventType, actorID string, at time.Time, details map[string]string) *CustodyEvent {
+	if details == nil {
+		details = map[string]string{}
+	}
+	details = compact(details)
+	details["order"], details["vendor"] = o.ID, o.VendorID
+	none := Custodian{Kind: CustodianNone}
+	return &CustodyEvent{TenantID: o.TenantID, Type: t, FromCustodian: none, ToCustodian: none,
+		ActorID: actorID, RecordedAt: at, Details: details}
 }
 
 // manifest indexes an order's lines by identifier for one phase's scans,
@@ -398,7 +468,7 @@ func loadManifest(tx Tx, orderID string, phase ScanPhase) (*manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load earlier matches: %w", err)
 	}
-	m := newManifest(lines)
+	m := newManifest(lines, phase)
 	for _, id := range matched {
 		m.matched[id] = true
 	}
@@ -412,7 +482,7 @@ func lookupManifest(tx Tx, orderID string, phase ScanPhase, scan *PickupScan) (*
 	if err != nil {
 		return nil, fmt.Errorf("find manifest lines: %w", err)
 	}
-	m := newManifest(lines)
+	m := newManifest(lines, phase)
 	for _, l := range lines {
 		done, err := tx.MatchedInPhase(orderID, phase, l.AssetID)
 		if err != nil {
@@ -423,11 +493,11 @@ func lookupManifest(tx Tx, orderID string, phase ScanPhase, scan *PickupScan) (*
 	return m, nil
 }
 
-func newManifest(lines []*PickupLine) *manifest {
+func newManifest(lines []*PickupLine, phase ScanPhase) *manifest {
 	m := &manifest{bySerial: map[string]*PickupLine{}, byTag: map[string]*PickupLine{}, matched: map[string]bool{},
 		serialOwner: map[string]string{}, tagOwner: map[string]string{}}
 	for _, l := range lines {
-		if l.Status != LineStaged {
+		if l.Status != phase.ExpectedLineStatus() {
 			continue
 		}
 		if l.Serial != "" {
@@ -473,72 +543,6 @@ func (m *manifest) classify(p *PickupScan) {
 	if result == ScanMatched {
 		m.matched[line.AssetID] = true
 	}
-}
-
-// CountReport compares an order's manifest with its physical count.
-type CountReport struct {
-	// Lines is how many assets are staged on the order; Counted how many
-	// of them a scan matched.
-	Lines   int
-	Counted int
-	// Missing are the staged lines no scan matched.
-	Missing []*PickupLine
-	// Discrepancies are the scans that did not match: unexpected,
-	// substituted or duplicate.
-	Discrepancies []*PickupScan
-}
-
-// PickupCountReport lists the differences between an order's manifest and
-// its physical count so far.
-func (s *Service) PickupCountReport(ctx context.Context, orderID string) (*CountReport, error) {
-	var r *CountReport
-	err := s.store.View(ctx, func(tx Tx) error {
-		if _, err := s.visibleOrder(ctx, tx, orderID); err != nil {
-			return err
-		}
-		lines, err := tx.ListPickupLines([]string{orderID})
-		if err != nil {
-			return fmt.Errorf("load manifest: %w", err)
-		}
-		scans, err := tx.ListPickupScans(orderID, PhaseCount)
-		if err != nil {
-			return fmt.Errorf("load scans: %w", err)
-		}
-		removed := map[string]bool{}
-		for _, l := range lines {
-			if l.Status == LineRemoved {
-				removed[l.AssetID] = true
-			}
-		}
-		matched := map[string]bool{}
-		r = &CountReport{}
-		for _, sc := range scans {
-			switch {
-			case sc.Result == ScanMatched:
-				matched[sc.LineAssetID] = true
-			case removed[sc.LineAssetID]:
-				// About a line taken off the order since: settled.
-			default:
-				r.Discrepancies = append(r.Discrepancies, sc)
-			}
-		}
-		for _, l := range lines {
-			if l.Status != LineStaged {
-				continue
-			}
-			r.Lines++
-			if matched[l.AssetID] {
-				r.Counted++
-			} else {
-				r.Missing = append(r.Missing, l)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pickup count report: %w", err)
-	}
-	return r, nil
 }
 
 // vendorScope returns the vendor whose orders alone the caller may see, and
@@ -597,16 +601,16 @@ func (s *Service) PickupOrders(ctx context.Context, f PickupFilter, first *int, 
 	})
 }
 
-// VisibleLines keeps the manifest lines the caller may see: vendor staff see
-// only STAGED lines (an asset taken off the order may be bound for another
-// vendor).
+// VisibleLines keeps the manifest lines the caller may see: vendor staff do
+// not see REMOVED lines (an asset taken off the order may be bound for
+// another vendor).
 func VisibleLines(ctx context.Context, lines []*PickupLine) []*PickupLine {
 	if _, restricted := vendorScope(ctx); !restricted {
 		return lines
 	}
 	out := make([]*PickupLine, 0, len(lines))
 	for _, l := range lines {
-		if l.Status == LineStaged {
+		if l.Status != LineRemoved {
 			out = append(out, l)
 		}
 	}

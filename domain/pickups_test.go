@@ -38,7 +38,7 @@ func TestClassifyScan(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newManifest(lines)
+			m := newManifest(lines, PhaseCount)
 			for k, v := range tc.serialOf {
 				m.serialOwner[k] = v
 			}

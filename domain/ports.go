@@ -193,6 +193,64 @@ type Tx interface {
 	// MatchedLines returns the asset ids of the lines matched in the phase.
 	MatchedLines(orderID string, phase ScanPhase) ([]string, error)
 
+	// Dock pickup, receipt, sanitization, certificates (disposition.go).
+
+	// GetPickupScan returns one scan of the tenant.
+	GetPickupScan(id string) (*PickupScan, error)
+	// CreateResolution inserts r; a second resolution of the same scan, or
+	// of the same missing line in the same phase, gives a *DuplicateError
+	// with Key "resolution".
+	CreateResolution(r *Resolution) error
+	// ListResolutions returns an order's resolutions of one phase in
+	// resolution order.
+	ListResolutions(orderID string, phase ScanPhase) ([]*Resolution, error)
+	// CreatePickupSignature inserts a pickup confirmation signature.
+	CreatePickupSignature(s *PickupSignature) error
+	// ListPickupSignatures returns the signatures of the given orders
+	// (ordered by order id then signed time), in one statement.
+	ListPickupSignatures(orderIDs []string) ([]*PickupSignature, error)
+	// CreateSanitization inserts r; a second record for the same (order,
+	// asset) gives a *DuplicateError with Key "sanitization".
+	CreateSanitization(r *SanitizationRecord) error
+	// ListSanitizations returns the records of the given orders, ordered by
+	// order id then asset id, in one statement.
+	ListSanitizations(orderIDs []string) ([]*SanitizationRecord, error)
+	// CreateCertificate inserts c; a second certificate for the same order,
+	// or a number already used, gives a *DuplicateError with Key "certificate".
+	CreateCertificate(c *Certificate) error
+	GetCertificate(id string) (*Certificate, error)
+	// GetCertificates returns the certificates found among ids.
+	GetCertificates(ids []string) ([]*Certificate, error)
+	// CertificatesOfOrders returns the certificates of the given orders.
+	CertificatesOfOrders(orderIDs []string) ([]*Certificate, error)
+	// ListCertificates returns certificates by id (issue order); with
+	// vendorID set, only that vendor's.
+	ListCertificates(vendorID string, page PageRequest) ([]*Certificate, error)
+	// ListDispositionLines returns the lines that have an outcome, of one
+	// order or with an outcome recorded in [From, To), ordered by order id
+	// then asset id; page.After is the last line's "orderID/assetID".
+	ListDispositionLines(f DispositionFilter, page PageRequest) ([]*PickupLine, error)
+	// EarliestStagedAt returns, per order, the earliest StagedAt of its
+	// STAGED lines (orders without one are absent), in one statement.
+	EarliestStagedAt(orderIDs []string) (map[string]time.Time, error)
+
+	// Time-bound triggers (sla.go).
+
+	// GetSLAPolicy returns the tenant's policy; ErrNotFound if it never set one.
+	GetSLAPolicy() (*SLAPolicy, error)
+	// PutSLAPolicy inserts the policy (p.Version 1) or writes it if its
+	// stored version is p.Version-1, else ErrConcurrentModification.
+	PutSLAPolicy(p *SLAPolicy) error
+	// CreateBreach inserts b unless a breach of the same (subject kind,
+	// subject, stage) exists; it reports whether it inserted.
+	CreateBreach(b *Breach) (bool, error)
+	// ListBreaches returns breaches by id (raise order).
+	ListBreaches(f BreachFilter, page PageRequest) ([]*Breach, error)
+	// AssetsInStates returns the assets in one of states, with the time
+	// they entered it (their last event's RecordedAt), by asset id; with
+	// enteredBefore set, only those that entered it strictly before then.
+	AssetsInStates(states []AssetState, enteredBefore *time.Time, page PageRequest) ([]*AssetClock, error)
+
 	// ClaimIdempotency records (operation, key, requestHash) if the key is new
 	// and returns nil; if the key exists it returns the stored record (whose
 	// Result may be nil when the first attempt is still running in another
@@ -218,6 +276,20 @@ type Admin interface {
 	// (tenancy.ParseToken), to its tenant, member and roles; ErrUnauthenticated
 	// when unknown, revoked or of another tenant.
 	Authenticate(ctx context.Context, tenantID string, tokenHash []byte) (*Credential, error)
+	// ListTenants returns every tenant (the SLA sweeper visits each).
+	ListTenants(ctx context.Context) ([]*Tenant, error)
+	// ServiceMember returns the tenant's service member of that name,
+	// creating it (kind SERVICE, no roles, no token) on first use: the actor
+	// of events the server records on its own, such as SLA breaches.
+	ServiceMember(ctx context.Context, tenantID, name string) (*Member, error)
+}
+
+// Exclusive runs a job on one server instance at a time.
+type Exclusive interface {
+	// TryRun runs fn if no other instance (or goroutine) holds the named
+	// lock, holding it meanwhile (on Postgres a session advisory lock); it
+	// reports whether fn ran.
+	TryRun(ctx context.Context, name string, fn func(context.Context) error) (bool, error)
 }
 
 // Credential is what a valid token resolves to.

@@ -73,6 +73,7 @@ var nodeQuery = map[string]string{
 	typeAssetReturn:     "assetReturn",
 	typeVendor:          "vendor",
 	typePickupOrder:     "pickupOrder",
+	typeCertificate:     "certificate",
 }
 
 // authorizeNode checks, before anything is loaded, that the caller may read

@@ -86,3 +86,21 @@ func pickupOrderConnection(page domain.Page[*domain.PickupOrder]) *model.PickupO
 		})
 	return &model.PickupOrderConnection{Edges: edges, PageInfo: info}
 }
+
+func certificateConnection(page domain.Page[*domain.Certificate]) *model.CertificateConnection {
+	edges, info := connection(page,
+		func(c *domain.Certificate) string { return encodeCursor(typeCertificate, c.ID) },
+		func(cur string, c *domain.Certificate) *model.CertificateEdge {
+			return &model.CertificateEdge{Cursor: cur, Node: c}
+		})
+	return &model.CertificateConnection{Edges: edges, PageInfo: info}
+}
+
+func breachConnection(page domain.Page[*domain.Breach]) *model.SLABreachConnection {
+	edges, info := connection(page,
+		func(b *domain.Breach) string { return encodeCursor(listSLABreaches, b.ID) },
+		func(cur string, b *domain.Breach) *model.SLABreachEdge {
+			return &model.SLABreachEdge{Cursor: cur, Node: b}
+		})
+	return &model.SLABreachConnection{Edges: edges, PageInfo: info}
+}

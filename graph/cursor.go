@@ -43,6 +43,10 @@ func decodeCursor(list string, after *string) (string, error) {
 // nodes: they page by tree size).
 const listCheckpoints = "Checkpoint"
 
+// listSLABreaches names the list of SLA breaches in cursors (breaches are
+// not nodes; they page by id).
+const listSLABreaches = "SLABreach"
+
 // validCursorKey checks a key before it reaches SQL: custody events page by
 // sequence number, checkpoints by tree size, every other list by UUID.
 func validCursorKey(list, key string) bool {

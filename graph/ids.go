@@ -22,6 +22,7 @@ const (
 	// typeVendor: ITAD disposition.
 	typeVendor      = "Vendor"
 	typePickupOrder = "PickupOrder"
+	typeCertificate = "Certificate"
 )
 
 // globalTypes are the types whose ids EncodeID and DecodeID accept.
@@ -29,7 +30,7 @@ var globalTypes = map[string]bool{
 	typeAsset: true, typeParcel: true, typePerson: true, typeSignature: true,
 	typeCustodyEvent: true, typeMember: true, typeTenant: true,
 	typeOffboardingCase: true, typeAssetReturn: true, typeVendor: true,
-	typePickupOrder: true,
+	typePickupOrder: true, typeCertificate: true,
 }
 
 // EncodeID returns the opaque global id of the record of type typeName

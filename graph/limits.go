@@ -111,6 +111,8 @@ func setComplexity(c *generated.ComplexityRoot) {
 	c.Parcel.Assets = func(child int, first *int, _ *string) int { return pageCost(child, first) }
 	c.Asset.History = func(child int, first *int, _ *string) int { return pageCost(child, first) }
 	c.Asset.RecentEvents = func(child int, last *int) int { return listCost(child, last, defaultRecentEvents, maxRecentEvents) }
+	c.Query.Certificates = func(child int, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.SLABreaches = func(child int, _ *model.SLABreachFilter, first *int, _ *string) int { return pageCost(child, first) }
 }
 
 // pageCost is the cost of a connection of up to first items.

@@ -28,19 +28,25 @@ const loaderBatch = 500
 // for one operation only: their cache must never outlive the tenant scope or
 // serve stale rows to a later request.
 type loaders struct {
-	people       *batcher[string, *domain.Person]
-	members      *batcher[string, *domain.Member]
-	parcels      *batcher[string, *domain.Parcel]
-	assets       *batcher[string, *domain.Asset]
-	signatures   *batcher[string, *domain.Signature]
-	events       *batcher[string, *domain.CustodyEvent]
-	cases        *batcher[string, *domain.OffboardingCase]
-	caseItems    *batcher[string, []*domain.CaseItem]
-	returns      *batcher[string, *domain.Return]
-	vendors      *batcher[string, *domain.Vendor]
-	pickupLines  *batcher[string, []*domain.PickupLine]
-	recentEvents *batcher[recentKey, []*domain.CustodyEvent]
-	historyHeads *batcher[historyKey, domain.Page[*domain.CustodyEvent]]
+	people      *batcher[string, *domain.Person]
+	members     *batcher[string, *domain.Member]
+	parcels     *batcher[string, *domain.Parcel]
+	assets      *batcher[string, *domain.Asset]
+	signatures  *batcher[string, *domain.Signature]
+	events      *batcher[string, *domain.CustodyEvent]
+	cases       *batcher[string, *domain.OffboardingCase]
+	caseItems   *batcher[string, []*domain.CaseItem]
+	returns     *batcher[string, *domain.Return]
+	vendors     *batcher[string, *domain.Vendor]
+	pickupLines *batcher[string, []*domain.PickupLine]
+	// pickupOrders, pickupSignatures, certificates and sanitizations
+	// (disposition): the last three keyed by order.
+	pickupOrders     *batcher[string, *domain.PickupOrder]
+	pickupSignatures *batcher[string, []*domain.PickupSignature]
+	certificates     *batcher[string, *domain.Certificate]
+	sanitizations    *batcher[string, []*domain.SanitizationRecord]
+	recentEvents     *batcher[recentKey, []*domain.CustodyEvent]
+	historyHeads     *batcher[historyKey, domain.Page[*domain.CustodyEvent]]
 }
 
 // historyKey asks for the first page (first items) of an asset's history;
@@ -84,37 +90,25 @@ func newLoaders(svc *domain.Service, snaps *snapshots) *loaders {
 		signatures: newBatcher("signatures", maybeShared(snaps, "signatures", byID(svc.SignaturesByID, func(s *domain.Signature) string { return s.ID }))),
 		events:     newBatcher("custody events", maybeShared(snaps, "events", byID(svc.EventsByID, func(e *domain.CustodyEvent) string { return e.ID }))),
 		cases:      newBatcher("off-boarding cases", maybeShared(snaps, "cases", byID(svc.CasesByID, func(c *domain.OffboardingCase) string { return c.ID }))),
-		caseItems: newBatcher("off-boarding case items", maybeShared(snaps, "caseItems", func(ctx context.Context, caseIDs []string) (map[string][]*domain.CaseItem, error) {
-			items, err := svc.CaseItems(ctx, caseIDs)
-			if err != nil {
-				return nil, err
-			}
-			out := make(map[string][]*domain.CaseItem, len(caseIDs))
-			for _, id := range caseIDs {
-				out[id] = []*domain.CaseItem{}
-			}
-			for _, it := range items {
-				out[it.CaseID] = append(out[it.CaseID], it)
-			}
-			return out, nil
-		})),
+		caseItems: newBatcher("off-boarding case items", maybeShared(snaps, "caseItems",
+			groupBy(svc.CaseItems, func(it *domain.CaseItem) string { return it.CaseID }))),
 		returns: newBatcher("returns", maybeShared(snaps, "returns", byID(svc.ReturnsByID, func(r *domain.Return) string { return r.ID }))),
 		// Vendors change without custody events (certifications), so they are never shared.
 		vendors: newBatcher("vendors", byID(svc.VendorsByID, func(v *domain.Vendor) string { return v.ID })),
-		pickupLines: newBatcher("pickup lines", maybeShared(snaps, "pickupLines", func(ctx context.Context, orderIDs []string) (map[string][]*domain.PickupLine, error) {
-			lines, err := svc.PickupLines(ctx, orderIDs)
-			if err != nil {
-				return nil, err
-			}
-			out := make(map[string][]*domain.PickupLine, len(orderIDs))
-			for _, id := range orderIDs {
-				out[id] = []*domain.PickupLine{}
-			}
-			for _, l := range lines {
-				out[l.OrderID] = append(out[l.OrderID], l)
-			}
-			return out, nil
-		})),
+		pickupLines: newBatcher("pickup lines", maybeShared(snaps, "pickupLines",
+			groupBy(svc.PickupLines, func(l *domain.PickupLine) string { return l.OrderID }))),
+		// Whether an order is visible depends on the caller (a vendor sees
+		// its own), so orders are never shared.
+		pickupOrders: newBatcher("pickup orders", eachOf(svc.PickupOrder)),
+		// Signatures, certificates and sanitization records are written with
+		// the custody events of a confirmation, an issue or a record, and
+		// never change: shared. Their orders were checked visible first.
+		pickupSignatures: newBatcher("pickup signatures", maybeShared(snaps, "pickupSignatures",
+			groupBy(svc.PickupSignatures, func(s *domain.PickupSignature) string { return s.OrderID }))),
+		certificates: newBatcher("certificates", maybeShared(snaps, "certificates",
+			byID(svc.CertificatesOfOrders, func(c *domain.Certificate) string { return c.OrderID }))),
+		sanitizations: newBatcher("sanitization records", maybeShared(snaps, "sanitizations",
+			groupBy(svc.Sanitizations, func(r *domain.SanitizationRecord) string { return r.OrderID }))),
 		recentEvents: newBatcher("recent custody events", maybeShared(snaps, "recentEvents", func(ctx context.Context, keys []recentKey) (map[recentKey][]*domain.CustodyEvent, error) {
 			return fetchRecentEvents(ctx, svc, keys)
 		})),
@@ -186,6 +180,44 @@ func byID[T any](fetch func(context.Context, []string) ([]*T, error), key func(*
 		out := make(map[string]*T, len(found))
 		for _, v := range found {
 			out[key(v)] = v
+		}
+		return out, nil
+	}
+}
+
+// groupBy adapts a batch lookup of many parents' children to a loader's
+// fetch: each key gets its children, or an empty list (never nil).
+func groupBy[T any](fetch func(context.Context, []string) ([]*T, error), parent func(*T) string) func(context.Context, []string) (map[string][]*T, error) {
+	return func(ctx context.Context, keys []string) (map[string][]*T, error) {
+		found, err := fetch(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string][]*T, len(keys))
+		for _, k := range keys {
+			out[k] = []*T{}
+		}
+		for _, v := range found {
+			out[parent(v)] = append(out[parent(v)], v)
+		}
+		return out, nil
+	}
+}
+
+// eachOf adapts a lookup of one record to a loader's fetch, for records the
+// domain has no batch lookup of: the keys of a batch are still fetched once
+// each, however many fields ask.
+func eachOf[T any](get func(context.Context, string) (*T, error)) func(context.Context, []string) (map[string]*T, error) {
+	return func(ctx context.Context, ids []string) (map[string]*T, error) {
+		out := make(map[string]*T, len(ids))
+		for _, id := range ids {
+			v, err := get(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if v != nil {
+				out[id] = v
+			}
 		}
 		return out, nil
 	}
@@ -325,4 +357,30 @@ func loadVendor(ctx context.Context, id string) (*domain.Vendor, error) {
 // orders come in one statement.
 func loadPickupLines(ctx context.Context, orderID string) ([]*domain.PickupLine, error) {
 	return load(ctx, func(l *loaders) *batcher[string, []*domain.PickupLine] { return l.pickupLines }, orderID)
+}
+
+func loadPickupOrder(ctx context.Context, id string) (*domain.PickupOrder, error) {
+	return load(ctx, func(l *loaders) *batcher[string, *domain.PickupOrder] { return l.pickupOrders }, id)
+}
+
+// loadPickupSignatures returns the signatures that confirmed an order's
+// pickup; those of a list's orders come in one statement.
+func loadPickupSignatures(ctx context.Context, orderID string) ([]*domain.PickupSignature, error) {
+	sigs, err := load(ctx, func(l *loaders) *batcher[string, []*domain.PickupSignature] { return l.pickupSignatures }, orderID)
+	if sigs == nil && err == nil {
+		sigs = []*domain.PickupSignature{}
+	}
+	return sigs, err
+}
+
+// loadCertificateOf returns an order's certificate, or nil before it is
+// issued; those of a list's orders come in one statement.
+func loadCertificateOf(ctx context.Context, orderID string) (*domain.Certificate, error) {
+	return load(ctx, func(l *loaders) *batcher[string, *domain.Certificate] { return l.certificates }, orderID)
+}
+
+// loadSanitizations returns an order's sanitization records; those of a
+// list's orders (or lines) come in one statement.
+func loadSanitizations(ctx context.Context, orderID string) ([]*domain.SanitizationRecord, error) {
+	return load(ctx, func(l *loaders) *batcher[string, []*domain.SanitizationRecord] { return l.sanitizations }, orderID)
 }

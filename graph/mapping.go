@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/custody-dev/custody/domain"
 	"github.com/custody-dev/custody/graph/model"
@@ -29,6 +30,15 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// derefTime dereferences an optional input time; omitted is the zero time,
+// which the domain reads as "use the default".
+func derefTime(p *time.Time) time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return *p
 }
 
 // ids collects global-id decoding problems as user errors, worded as the
@@ -89,7 +99,7 @@ func openCaseInput(in model.OffboardingCaseOpenInput) (domain.OpenCaseInput, err
 	var d ids
 	return domain.OpenCaseInput{
 		PersonID: d.one(typePerson, in.PersonID, "person", "input", "personId"),
-		LastDay:  in.LastDay, DueDate: in.DueDate, Note: str(in.Note), IdempotencyKey: str(in.IdempotencyKey),
+		LastDay:  in.LastDay, DueDate: derefTime(in.DueDate), Note: str(in.Note), IdempotencyKey: str(in.IdempotencyKey),
 	}, d.errs.Err()
 }
 

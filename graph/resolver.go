@@ -77,6 +77,8 @@ func (r *Resolver) node(ctx context.Context, gid string) (model.Node, error) {
 		return asNode(r.svc.Vendor(ctx, id))
 	case typePickupOrder:
 		return asNode(r.svc.PickupOrder(ctx, id))
+	case typeCertificate:
+		return asNode(r.svc.Certificate(ctx, id))
 	}
 	return nil, fmt.Errorf("node: type %s is authorized but not loadable", typeName)
 }

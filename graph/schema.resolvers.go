@@ -7,7 +7,9 @@ package graph
 
 import (
 	"context"
+	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/custody-dev/custody/domain"
 	"github.com/custody-dev/custody/graph/generated"
 	"github.com/custody-dev/custody/graph/model"
@@ -142,6 +144,36 @@ func (r *assetReturnResolver) OffboardingCase(ctx context.Context, obj *domain.R
 	return loadCase(ctx, obj.CaseID)
 }
 
+// ID is the resolver for the id field.
+func (r *certificateResolver) ID(ctx context.Context, obj *domain.Certificate) (string, error) {
+	return EncodeID(typeCertificate, obj.ID), nil
+}
+
+// Order is the resolver for the order field.
+func (r *certificateResolver) Order(ctx context.Context, obj *domain.Certificate) (*domain.PickupOrder, error) {
+	return loadPickupOrder(ctx, obj.OrderID)
+}
+
+// Vendor is the resolver for the vendor field.
+func (r *certificateResolver) Vendor(ctx context.Context, obj *domain.Certificate) (*domain.Vendor, error) {
+	return loadVendor(ctx, obj.VendorID)
+}
+
+// SealEventID is the resolver for the sealEventId field.
+func (r *certificateResolver) SealEventID(ctx context.Context, obj *domain.Certificate) (string, error) {
+	return EncodeID(typeCustodyEvent, obj.EventID), nil
+}
+
+// PDFURL is the resolver for the pdfUrl field.
+func (r *certificateResolver) PDFURL(ctx context.Context, obj *domain.Certificate) (string, error) {
+	return CertificatePDFPath(EncodeID(typeCertificate, obj.ID)), nil
+}
+
+// ReceiptURL is the resolver for the receiptUrl field.
+func (r *certificateResolver) ReceiptURL(ctx context.Context, obj *domain.Certificate) (string, error) {
+	return ReceiptPath(EncodeID(typeCustodyEvent, obj.EventID)), nil
+}
+
 // Expired is the resolver for the expired field.
 func (r *certificationResolver) Expired(ctx context.Context, obj *domain.Certification) (bool, error) {
 	return !obj.ValidOn(r.svc.Today()), nil
@@ -221,6 +253,87 @@ func (r *custodyEventResolver) Parcel(ctx context.Context, obj *domain.CustodyEv
 // OffboardingCase is the resolver for the offboardingCase field.
 func (r *custodyEventResolver) OffboardingCase(ctx context.Context, obj *domain.CustodyEvent) (*domain.OffboardingCase, error) {
 	return loadCase(ctx, obj.Details["case"])
+}
+
+// Buyer is the resolver for the buyer field.
+func (r *dispositionOutcomeResolver) Buyer(ctx context.Context, obj *domain.Outcome) (*string, error) {
+	return optional(obj.Buyer), nil
+}
+
+// BuyerCountry is the resolver for the buyerCountry field.
+func (r *dispositionOutcomeResolver) BuyerCountry(ctx context.Context, obj *domain.Outcome) (*string, error) {
+	return optional(obj.BuyerCountry), nil
+}
+
+// DownstreamVendor is the resolver for the downstreamVendor field.
+func (r *dispositionOutcomeResolver) DownstreamVendor(ctx context.Context, obj *domain.Outcome) (*string, error) {
+	return optional(obj.DownstreamVendor), nil
+}
+
+// DownstreamCertification is the resolver for the downstreamCertification field.
+func (r *dispositionOutcomeResolver) DownstreamCertification(ctx context.Context, obj *domain.Outcome) (*string, error) {
+	return optional(obj.DownstreamCertification), nil
+}
+
+// Note is the resolver for the note field.
+func (r *dispositionOutcomeResolver) Note(ctx context.Context, obj *domain.Outcome) (*string, error) {
+	return optional(obj.Note), nil
+}
+
+// Detail is the resolver for the detail field.
+func (r *dispositionOutcomeResolver) Detail(ctx context.Context, obj *domain.Outcome) (*string, error) {
+	return optional(domain.OutcomeDetail(obj)), nil
+}
+
+// Rows is the resolver for the rows field.
+func (r *dispositionReportResolver) Rows(ctx context.Context, obj *model.DispositionReport, first *int) ([]*domain.DispositionRow, error) {
+	return dispositionRows(ctx, r.svc, obj, first)
+}
+
+// AssetTag is the resolver for the assetTag field.
+func (r *dispositionReportRowResolver) AssetTag(ctx context.Context, obj *domain.DispositionRow) (*string, error) {
+	return optional(obj.Line.AssetTag), nil
+}
+
+// Serial is the resolver for the serial field.
+func (r *dispositionReportRowResolver) Serial(ctx context.Context, obj *domain.DispositionRow) (*string, error) {
+	return optional(obj.Line.Serial), nil
+}
+
+// Model is the resolver for the model field.
+func (r *dispositionReportRowResolver) Model(ctx context.Context, obj *domain.DispositionRow) (string, error) {
+	return obj.Line.Model, nil
+}
+
+// Outcome is the resolver for the outcome field.
+func (r *dispositionReportRowResolver) Outcome(ctx context.Context, obj *domain.DispositionRow) (*domain.Outcome, error) {
+	return obj.Line.Outcome, nil
+}
+
+// SanitizationMethod is the resolver for the sanitizationMethod field.
+func (r *dispositionReportRowResolver) SanitizationMethod(ctx context.Context, obj *domain.DispositionRow) (*domain.SanitizationMethod, error) {
+	if obj.Sanitization == nil {
+		return nil, nil
+	}
+	return &obj.Sanitization.Method, nil
+}
+
+// CertificateNumber is the resolver for the certificateNumber field.
+func (r *dispositionReportRowResolver) CertificateNumber(ctx context.Context, obj *domain.DispositionRow) (*string, error) {
+	if obj.Certificate == nil {
+		return nil, nil
+	}
+	return &obj.Certificate.Number, nil
+}
+
+// WrittenBack is the resolver for the writtenBack field.
+func (r *dispositionReportRowResolver) WrittenBack(ctx context.Context, obj *domain.DispositionRow) (bool, error) {
+	return obj.Line.Status == domain.LineWrittenBack, nil
+}
+
+// Asset is the resolver for the asset field.
+func (r *dispositionReportRowResolver) Asset(ctx context.Context, obj *domain.DispositionRow) (*domain.Asset, error) {
+	return loadAsset(ctx, obj.Line.AssetID)
 }
 
 // LatestCheckpoint is the resolver for the latestCheckpoint field.
@@ -556,14 +669,10 @@ func (r *mutationResolver) PickupCountScan(ctx context.Context, input model.Pick
 func (r *mutationResolver) PickupCountScanBulk(ctx context.Context, input model.PickupCountScanBulkInput) (*model.PickupCountScanBulkPayload, error) {
 	var d ids
 	orderID := d.one(typePickupOrder, input.OrderID, "pickup order", "input", "orderId")
-	scans := make([]domain.ScanInput, len(input.Scans))
-	for i, sc := range input.Scans {
-		scans[i] = scanInput(sc)
-	}
 	var got []*domain.PickupScan
 	err := d.errs.Err()
 	if err == nil {
-		got, err = r.svc.BulkCountScan(ctx, orderID, scans)
+		got, err = r.svc.BulkCountScan(ctx, orderID, scanInputs(input.Scans))
 	}
 	problems, err := payloadErrors(err)
 	if err != nil {
@@ -578,6 +687,150 @@ func (r *mutationResolver) PickupCountScanBulk(ctx context.Context, input model.
 		}
 	}
 	return out, nil
+}
+
+// PickupDockScan is the resolver for the pickupDockScan field.
+func (r *mutationResolver) PickupDockScan(ctx context.Context, input model.PickupDockScanInput) (*model.PickupScanPayload, error) {
+	return scanOne(ctx, input.OrderID, input.Scan, r.svc.DockScan)
+}
+
+// PickupDockScanBulk is the resolver for the pickupDockScanBulk field.
+func (r *mutationResolver) PickupDockScanBulk(ctx context.Context, input model.PickupDockScanBulkInput) (*model.PickupScanBulkPayload, error) {
+	return scanMany(ctx, input.OrderID, input.Scans, r.svc.BulkDockScan)
+}
+
+// PickupReceiptScan is the resolver for the pickupReceiptScan field.
+func (r *mutationResolver) PickupReceiptScan(ctx context.Context, input model.PickupReceiptScanInput) (*model.PickupScanPayload, error) {
+	return scanOne(ctx, input.OrderID, input.Scan, r.svc.ReceiptScan)
+}
+
+// PickupReceiptScanBulk is the resolver for the pickupReceiptScanBulk field.
+func (r *mutationResolver) PickupReceiptScanBulk(ctx context.Context, input model.PickupReceiptScanBulkInput) (*model.PickupScanBulkPayload, error) {
+	return scanMany(ctx, input.OrderID, input.Scans, r.svc.BulkReceiptScan)
+}
+
+// PickupDiscrepancyResolve is the resolver for the pickupDiscrepancyResolve field.
+func (r *mutationResolver) PickupDiscrepancyResolve(ctx context.Context, input model.PickupDiscrepancyResolveInput) (*model.PickupDiscrepancyResolvePayload, error) {
+	in, err := resolveInput(input)
+	var res *domain.Resolution
+	if err == nil {
+		res, err = r.svc.ResolveDiscrepancy(ctx, in)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PickupDiscrepancyResolvePayload{Resolution: res, UserErrors: problems}, nil
+}
+
+// PickupConfirm is the resolver for the pickupConfirm field.
+func (r *mutationResolver) PickupConfirm(ctx context.Context, input model.PickupConfirmInput) (*model.PickupConfirmPayload, error) {
+	in, err := confirmPickupInput(input)
+	var o *domain.PickupOrder
+	if err == nil {
+		o, err = r.svc.ConfirmPickup(ctx, in)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PickupConfirmPayload{PickupOrder: o, UserErrors: problems}, nil
+}
+
+// PickupReceiptConfirm is the resolver for the pickupReceiptConfirm field.
+func (r *mutationResolver) PickupReceiptConfirm(ctx context.Context, input model.PickupReceiptConfirmInput) (*model.PickupReceiptConfirmPayload, error) {
+	var d ids
+	orderID := d.one(typePickupOrder, input.OrderID, "pickup order", "input", "orderId")
+	var o *domain.PickupOrder
+	err := d.errs.Err()
+	if err == nil {
+		o, err = r.svc.ConfirmReceipt(ctx, orderID)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PickupReceiptConfirmPayload{PickupOrder: o, UserErrors: problems}, nil
+}
+
+// SanitizationRecord is the resolver for the sanitizationRecord field.
+func (r *mutationResolver) SanitizationRecord(ctx context.Context, input model.SanitizationRecordInput) (*model.SanitizationRecordPayload, error) {
+	in, err := sanitizationInput(input)
+	var rec *domain.SanitizationRecord
+	if err == nil {
+		rec, err = r.svc.RecordSanitization(ctx, in)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.SanitizationRecordPayload{Sanitization: rec, UserErrors: problems}, nil
+}
+
+// DispositionOutcomeRecord is the resolver for the dispositionOutcomeRecord field.
+func (r *mutationResolver) DispositionOutcomeRecord(ctx context.Context, input model.DispositionOutcomeRecordInput) (*model.DispositionOutcomeRecordPayload, error) {
+	in, err := outcomeInput(input)
+	var line *domain.PickupLine
+	if err == nil {
+		line, err = r.svc.RecordOutcome(ctx, in)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.DispositionOutcomeRecordPayload{Line: line, UserErrors: problems}, nil
+}
+
+// CertificateIssue is the resolver for the certificateIssue field.
+func (r *mutationResolver) CertificateIssue(ctx context.Context, input model.CertificateIssueInput) (*model.CertificateIssuePayload, error) {
+	var d ids
+	orderID := d.one(typePickupOrder, input.OrderID, "pickup order", "input", "orderId")
+	var c *domain.Certificate
+	err := d.errs.Err()
+	if err == nil {
+		c, err = r.svc.IssueCertificate(ctx, orderID)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.CertificateIssuePayload{Certificate: c, UserErrors: problems}, nil
+}
+
+// ItamWriteBack is the resolver for the itamWriteBack field.
+func (r *mutationResolver) ItamWriteBack(ctx context.Context, input model.ItamWriteBackInput) (*model.ItamWriteBackPayload, error) {
+	in, err := writeBackInput(input)
+	var o *domain.PickupOrder
+	if err == nil {
+		o, err = r.svc.WriteBack(ctx, in)
+	}
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ItamWriteBackPayload{PickupOrder: o, UserErrors: problems}, nil
+}
+
+// SLAPolicySet is the resolver for the slaPolicySet field.
+func (r *mutationResolver) SLAPolicySet(ctx context.Context, input model.SLAPolicySetInput) (*model.SLAPolicySetPayload, error) {
+	p, err := r.svc.SetSLAPolicy(ctx, slaPolicyInput(input))
+	problems, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.SLAPolicySetPayload{Policy: p, UserErrors: problems}, nil
+}
+
+// SLASweep is the resolver for the slaSweep field.
+func (r *mutationResolver) SLASweep(ctx context.Context) (*model.SLASweepPayload, error) {
+	raised, err := r.svc.Sweep(ctx)
+	problems, err := payloadErrors(err)
+	if err != nil {
+		// The breaches raised before a failure stay raised: the count is
+		// reported with the error.
+		graphql.AddError(ctx, err)
+	}
+	return &model.SLASweepPayload{Raised: raised, UserErrors: problems}, nil
 }
 
 // ID is the resolver for the id field.
@@ -714,6 +967,16 @@ func (r *pickupLineResolver) AssetTag(ctx context.Context, obj *domain.PickupLin
 	return optional(obj.AssetTag), nil
 }
 
+// StatusReason is the resolver for the statusReason field.
+func (r *pickupLineResolver) StatusReason(ctx context.Context, obj *domain.PickupLine) (*string, error) {
+	return optional(obj.StatusReason), nil
+}
+
+// Sanitization is the resolver for the sanitization field.
+func (r *pickupLineResolver) Sanitization(ctx context.Context, obj *domain.PickupLine) (*domain.SanitizationRecord, error) {
+	return sanitizationOf(ctx, obj.OrderID, obj.AssetID)
+}
+
 // Asset is the resolver for the asset field.
 func (r *pickupLineResolver) Asset(ctx context.Context, obj *domain.PickupLine) (*domain.Asset, error) {
 	return loadAsset(ctx, obj.AssetID)
@@ -755,6 +1018,36 @@ func (r *pickupOrderResolver) Count(ctx context.Context, obj *domain.PickupOrder
 	return r.svc.PickupCountReport(ctx, obj.ID)
 }
 
+// Dock is the resolver for the dock field.
+func (r *pickupOrderResolver) Dock(ctx context.Context, obj *domain.PickupOrder) (*domain.CountReport, error) {
+	return r.svc.ScanReport(ctx, obj.ID, domain.PhasePickup)
+}
+
+// Receipt is the resolver for the receipt field.
+func (r *pickupOrderResolver) Receipt(ctx context.Context, obj *domain.PickupOrder) (*domain.CountReport, error) {
+	return r.svc.ScanReport(ctx, obj.ID, domain.PhaseReceipt)
+}
+
+// Signatures is the resolver for the signatures field.
+func (r *pickupOrderResolver) Signatures(ctx context.Context, obj *domain.PickupOrder) ([]*domain.PickupSignature, error) {
+	return loadPickupSignatures(ctx, obj.ID)
+}
+
+// Certificate is the resolver for the certificate field.
+func (r *pickupOrderResolver) Certificate(ctx context.Context, obj *domain.PickupOrder) (*domain.Certificate, error) {
+	return loadCertificateOf(ctx, obj.ID)
+}
+
+// ScanID is the resolver for the scanId field.
+func (r *pickupResolutionResolver) ScanID(ctx context.Context, obj *domain.Resolution) (*string, error) {
+	return optional(obj.ScanID), nil
+}
+
+// Line is the resolver for the line field.
+func (r *pickupResolutionResolver) Line(ctx context.Context, obj *domain.Resolution) (*domain.PickupLine, error) {
+	return lineOf(ctx, obj.OrderID, obj.AssetID)
+}
+
 // Serial is the resolver for the serial field.
 func (r *pickupScanResolver) Serial(ctx context.Context, obj *domain.PickupScan) (*string, error) {
 	return optional(obj.Serial), nil
@@ -772,16 +1065,7 @@ func (r *pickupScanResolver) Model(ctx context.Context, obj *domain.PickupScan) 
 
 // Line is the resolver for the line field.
 func (r *pickupScanResolver) Line(ctx context.Context, obj *domain.PickupScan) (*domain.PickupLine, error) {
-	if obj.LineAssetID == "" {
-		return nil, nil
-	}
-	lines, err := loadPickupLines(ctx, obj.OrderID)
-	for _, l := range lines {
-		if l.AssetID == obj.LineAssetID {
-			return l, err
-		}
-	}
-	return nil, err
+	return lineOf(ctx, obj.OrderID, obj.LineAssetID)
 }
 
 // Detail is the resolver for the detail field.
@@ -992,6 +1276,86 @@ func (r *queryResolver) PickupOrders(ctx context.Context, filter *model.PickupOr
 	return pickupOrderConnection(page), nil
 }
 
+// Certificate is the resolver for the certificate field.
+func (r *queryResolver) Certificate(ctx context.Context, id string) (*domain.Certificate, error) {
+	return byGlobalID(ctx, typeCertificate, id, r.svc.Certificate)
+}
+
+// Certificates is the resolver for the certificates field.
+func (r *queryResolver) Certificates(ctx context.Context, first *int, after *string) (*model.CertificateConnection, error) {
+	from, err := decodeCursor(typeCertificate, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.svc.Certificates(ctx, first, from)
+	if err != nil {
+		return nil, err
+	}
+	return certificateConnection(page), nil
+}
+
+// DispositionReport is the resolver for the dispositionReport field.
+func (r *queryResolver) DispositionReport(ctx context.Context, filter model.DispositionReportFilter) (*model.DispositionReport, error) {
+	return dispositionReport(filter), nil
+}
+
+// SLAPolicy is the resolver for the slaPolicy field.
+func (r *queryResolver) SLAPolicy(ctx context.Context) (*domain.SLAPolicy, error) {
+	return r.svc.SLAPolicy(ctx)
+}
+
+// SLABreaches is the resolver for the slaBreaches field.
+func (r *queryResolver) SLABreaches(ctx context.Context, filter *model.SLABreachFilter, first *int, after *string) (*model.SLABreachConnection, error) {
+	f, ok := breachFilter(filter)
+	from, err := decodeCursor(listSLABreaches, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := pageOrNothing(ok, first, func() (domain.Page[*domain.Breach], error) { return r.svc.Breaches(ctx, f, first, from) })
+	if err != nil {
+		return nil, err
+	}
+	return breachConnection(page), nil
+}
+
+// ReconciliationReport is the resolver for the reconciliationReport field.
+func (r *queryResolver) ReconciliationReport(ctx context.Context) (*domain.Reconciliation, error) {
+	return r.svc.ReconciliationReport(ctx)
+}
+
+// Items is the resolver for the items field.
+func (r *reconciliationReportResolver) Items(ctx context.Context, obj *domain.Reconciliation) ([]*model.ReconciliationItem, error) {
+	return reconciliationItems(obj.Items)
+}
+
+// OldestSince is the resolver for the oldestSince field.
+func (r *reconciliationStageResolver) OldestSince(ctx context.Context, obj *domain.ReconciliationStage) (*time.Time, error) {
+	return optionalTime(obj.OldestSince), nil
+}
+
+// SubjectID is the resolver for the subjectId field.
+func (r *sLABreachResolver) SubjectID(ctx context.Context, obj *domain.Breach) (string, error) {
+	return subjectGlobalID(obj.SubjectKind, obj.SubjectID)
+}
+
+// UpdatedAt is the resolver for the updatedAt field.
+func (r *sLAPolicyResolver) UpdatedAt(ctx context.Context, obj *domain.SLAPolicy) (*time.Time, error) {
+	return optionalTime(obj.UpdatedAt), nil
+}
+
+// UpdatedBy is the resolver for the updatedBy field.
+func (r *sLAPolicyResolver) UpdatedBy(ctx context.Context, obj *domain.SLAPolicy) (*domain.Member, error) {
+	return loadMember(ctx, obj.UpdatedByID)
+}
+
+// Line is the resolver for the line field.
+func (r *sanitizationRecordPayloadResolver) Line(ctx context.Context, obj *model.SanitizationRecordPayload) (*domain.PickupLine, error) {
+	if obj.Sanitization == nil {
+		return nil, nil
+	}
+	return lineOf(ctx, obj.Sanitization.OrderID, obj.Sanitization.AssetID)
+}
+
 // ID is the resolver for the id field.
 func (r *signatureResolver) ID(ctx context.Context, obj *domain.Signature) (string, error) {
 	return EncodeID(typeSignature, obj.ID), nil
@@ -1077,6 +1441,9 @@ func (r *Resolver) Asset() generated.AssetResolver { return &assetResolver{r} }
 // AssetReturn returns generated.AssetReturnResolver implementation.
 func (r *Resolver) AssetReturn() generated.AssetReturnResolver { return &assetReturnResolver{r} }
 
+// Certificate returns generated.CertificateResolver implementation.
+func (r *Resolver) Certificate() generated.CertificateResolver { return &certificateResolver{r} }
+
 // Certification returns generated.CertificationResolver implementation.
 func (r *Resolver) Certification() generated.CertificationResolver { return &certificationResolver{r} }
 
@@ -1088,6 +1455,21 @@ func (r *Resolver) Custodian() generated.CustodianResolver { return &custodianRe
 
 // CustodyEvent returns generated.CustodyEventResolver implementation.
 func (r *Resolver) CustodyEvent() generated.CustodyEventResolver { return &custodyEventResolver{r} }
+
+// DispositionOutcome returns generated.DispositionOutcomeResolver implementation.
+func (r *Resolver) DispositionOutcome() generated.DispositionOutcomeResolver {
+	return &dispositionOutcomeResolver{r}
+}
+
+// DispositionReport returns generated.DispositionReportResolver implementation.
+func (r *Resolver) DispositionReport() generated.DispositionReportResolver {
+	return &dispositionReportResolver{r}
+}
+
+// DispositionReportRow returns generated.DispositionReportRowResolver implementation.
+func (r *Resolver) DispositionReportRow() generated.DispositionReportRowResolver {
+	return &dispositionReportRowResolver{r}
+}
 
 // Ledger returns generated.LedgerResolver implementation.
 func (r *Resolver) Ledger() generated.LedgerResolver { return &ledgerResolver{r} }
@@ -1125,11 +1507,37 @@ func (r *Resolver) PickupLine() generated.PickupLineResolver { return &pickupLin
 // PickupOrder returns generated.PickupOrderResolver implementation.
 func (r *Resolver) PickupOrder() generated.PickupOrderResolver { return &pickupOrderResolver{r} }
 
+// PickupResolution returns generated.PickupResolutionResolver implementation.
+func (r *Resolver) PickupResolution() generated.PickupResolutionResolver {
+	return &pickupResolutionResolver{r}
+}
+
 // PickupScan returns generated.PickupScanResolver implementation.
 func (r *Resolver) PickupScan() generated.PickupScanResolver { return &pickupScanResolver{r} }
 
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
+
+// ReconciliationReport returns generated.ReconciliationReportResolver implementation.
+func (r *Resolver) ReconciliationReport() generated.ReconciliationReportResolver {
+	return &reconciliationReportResolver{r}
+}
+
+// ReconciliationStage returns generated.ReconciliationStageResolver implementation.
+func (r *Resolver) ReconciliationStage() generated.ReconciliationStageResolver {
+	return &reconciliationStageResolver{r}
+}
+
+// SLABreach returns generated.SLABreachResolver implementation.
+func (r *Resolver) SLABreach() generated.SLABreachResolver { return &sLABreachResolver{r} }
+
+// SLAPolicy returns generated.SLAPolicyResolver implementation.
+func (r *Resolver) SLAPolicy() generated.SLAPolicyResolver { return &sLAPolicyResolver{r} }
+
+// SanitizationRecordPayload returns generated.SanitizationRecordPayloadResolver implementation.
+func (r *Resolver) SanitizationRecordPayload() generated.SanitizationRecordPayloadResolver {
+	return &sanitizationRecordPayloadResolver{r}
+}
 
 // Signature returns generated.SignatureResolver implementation.
 func (r *Resolver) Signature() generated.SignatureResolver { return &signatureResolver{r} }
@@ -1150,28 +1558,38 @@ func (r *Resolver) Vendor() generated.VendorResolver { return &vendorResolver{r}
 func (r *Resolver) Viewer() generated.ViewerResolver { return &viewerResolver{r} }
 
 type (
-	assetResolver               struct{ *Resolver }
-	assetReturnResolver         struct{ *Resolver }
-	certificationResolver       struct{ *Resolver }
-	checkpointResolver          struct{ *Resolver }
-	custodianResolver           struct{ *Resolver }
-	custodyEventResolver        struct{ *Resolver }
-	ledgerResolver              struct{ *Resolver }
-	ledgerVerificationResolver  struct{ *Resolver }
-	memberResolver              struct{ *Resolver }
-	mutationResolver            struct{ *Resolver }
-	offboardingCaseResolver     struct{ *Resolver }
-	offboardingCaseItemResolver struct{ *Resolver }
-	parcelResolver              struct{ *Resolver }
-	personResolver              struct{ *Resolver }
-	pickupLineResolver          struct{ *Resolver }
-	pickupOrderResolver         struct{ *Resolver }
-	pickupScanResolver          struct{ *Resolver }
-	queryResolver               struct{ *Resolver }
-	signatureResolver           struct{ *Resolver }
-	signingKeyResolver          struct{ *Resolver }
-	subscriptionResolver        struct{ *Resolver }
-	tenantResolver              struct{ *Resolver }
-	vendorResolver              struct{ *Resolver }
-	viewerResolver              struct{ *Resolver }
+	assetResolver                     struct{ *Resolver }
+	assetReturnResolver               struct{ *Resolver }
+	certificateResolver               struct{ *Resolver }
+	certificationResolver             struct{ *Resolver }
+	checkpointResolver                struct{ *Resolver }
+	custodianResolver                 struct{ *Resolver }
+	custodyEventResolver              struct{ *Resolver }
+	dispositionOutcomeResolver        struct{ *Resolver }
+	dispositionReportResolver         struct{ *Resolver }
+	dispositionReportRowResolver      struct{ *Resolver }
+	ledgerResolver                    struct{ *Resolver }
+	ledgerVerificationResolver        struct{ *Resolver }
+	memberResolver                    struct{ *Resolver }
+	mutationResolver                  struct{ *Resolver }
+	offboardingCaseResolver           struct{ *Resolver }
+	offboardingCaseItemResolver       struct{ *Resolver }
+	parcelResolver                    struct{ *Resolver }
+	personResolver                    struct{ *Resolver }
+	pickupLineResolver                struct{ *Resolver }
+	pickupOrderResolver               struct{ *Resolver }
+	pickupResolutionResolver          struct{ *Resolver }
+	pickupScanResolver                struct{ *Resolver }
+	queryResolver                     struct{ *Resolver }
+	reconciliationReportResolver      struct{ *Resolver }
+	reconciliationStageResolver       struct{ *Resolver }
+	sLABreachResolver                 struct{ *Resolver }
+	sLAPolicyResolver                 struct{ *Resolver }
+	sanitizationRecordPayloadResolver struct{ *Resolver }
+	signatureResolver                 struct{ *Resolver }
+	signingKeyResolver                struct{ *Resolver }
+	subscriptionResolver              struct{ *Resolver }
+	tenantResolver                    struct{ *Resolver }
+	vendorResolver                    struct{ *Resolver }
+	viewerResolver                    struct{ *Resolver }
 )

@@ -13,7 +13,8 @@ import (
 // ask for the returned asset and its case at once; without sharing, each
 // delivery would cost its own transactions. Records are shared only while
 // the tenant's custody log has not grown: every change to the records cached
-// here (assets, parcels, cases and their items, events, signatures, members)
+// here (assets, parcels, cases and their items, events, signatures, members,
+// manifest lines, pickup signatures, certificates, sanitization records)
 // appends a custody event or never happens (events, signatures), so a
 // snapshot keyed by the log's head is as fresh as a new read. People change
 // without custody events (HR edits), so they are never shared.

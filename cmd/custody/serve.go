@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/custody-dev/custody/domain"
 	"github.com/custody-dev/custody/graph/server"
 )
 
@@ -41,10 +44,12 @@ func serve(ctx context.Context, e env, cfg *config) error {
 	log.Info("server started", "url", running.URL, "store", running.Store.Dialect(),
 		"bus", busName(sc), "development", sc.Development, "migrations_applied", len(running.Migrated))
 	printBanner(e.stdout, running.URL, sc, cfg.dataDir)
+	stopSweeper := startSweeper(ctx, running, cfg.slaSweepInterval, log)
 
 	if sc.Development {
 		demo, created, err := server.SeedDemo(ctx, running.Store)
 		if err != nil {
+			stopSweeper()
 			_ = running.Shutdown(context.Background())
 			return err
 		}
@@ -64,6 +69,8 @@ func serve(ctx context.Context, e env, cfg *config) error {
 	case <-running.Done():
 		// Accepting failed; Shutdown below still closes the store and bus.
 	}
+	// The sweeper writes through the store: it stops before the store closes.
+	stopSweeper()
 	shutdownErr := running.Shutdown(context.Background())
 	if err := running.Err(); err != nil {
 		return errors.Join(err, shutdownErr)
@@ -73,6 +80,28 @@ func serve(ctx context.Context, e env, cfg *config) error {
 	}
 	log.Info("server stopped")
 	return nil
+}
+
+// startSweeper raises SLA breaches every interval in the background (one
+// instance of a fleet at a time: the store's lock) and returns the function
+// that stops it and waits for a sweep in progress to end. interval 0
+// disables it.
+func startSweeper(ctx context.Context, r *server.Running, interval time.Duration, log *slog.Logger) (stop func()) {
+	if interval <= 0 {
+		log.Info("SLA sweeper disabled (--sla-sweep-interval 0)")
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	sweeper := domain.NewSweeper(r.Service, r.Store, r.Store, interval, log)
+	go func() {
+		defer close(done)
+		sweeper.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 func busName(sc server.StartConfig) string {

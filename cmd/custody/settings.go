@@ -23,6 +23,9 @@ const (
 	defaultDataDir         = "./custody-data"
 	defaultDepthLimit      = graph.DefaultDepthLimit
 	defaultComplexityLimit = graph.DefaultComplexityLimit
+	// defaultSLASweepInterval is how often serve looks for SLA breaches: a
+	// breach is due to the day, so a minute is prompt and cheap.
+	defaultSLASweepInterval = time.Minute
 )
 
 // config is the resolved configuration of every command; each command binds
@@ -45,6 +48,8 @@ type config struct {
 	complexityLimit int
 	masterKey       secretValue
 	masterKeyFile   string
+	// slaSweepInterval is how often serve sweeps for SLA breaches; 0 disables it.
+	slaSweepInterval time.Duration
 }
 
 // setting is one row of the configuration table: a flag, the environment
@@ -138,19 +143,22 @@ var settings = []setting{
 		func(c *config) flag.Value { return (*intValue)(&c.depthLimit) }, forServe},
 	{"complexity-limit", "CUSTODY_COMPLEXITY_LIMIT", strconv.Itoa(defaultComplexityLimit), "highest GraphQL query complexity accepted",
 		func(c *config) flag.Value { return (*intValue)(&c.complexityLimit) }, forServe},
+	{"sla-sweep-interval", "CUSTODY_SLA_SWEEP_INTERVAL", "1m", "how often to raise SLA breaches (one instance at a time); 0 disables",
+		func(c *config) flag.Value { return (*intervalValue)(&c.slaSweepInterval) }, forServe},
 }
 
 // newConfig returns the defaults.
 func newConfig() *config {
 	return &config{
-		addr:            defaultAddr,
-		dataDir:         defaultDataDir,
-		maxBodyBytes:    server.DefaultMaxBodyBytes,
-		shutdownTimeout: server.DefaultShutdownTimeout,
-		logFormat:       "text",
-		logLevel:        slog.LevelInfo,
-		depthLimit:      defaultDepthLimit,
-		complexityLimit: defaultComplexityLimit,
+		addr:             defaultAddr,
+		dataDir:          defaultDataDir,
+		maxBodyBytes:     server.DefaultMaxBodyBytes,
+		shutdownTimeout:  server.DefaultShutdownTimeout,
+		logFormat:        "text",
+		logLevel:         slog.LevelInfo,
+		depthLimit:       defaultDepthLimit,
+		complexityLimit:  defaultComplexityLimit,
+		slaSweepInterval: defaultSLASweepInterval,
 	}
 }
 
@@ -354,6 +362,26 @@ func (d *durationValue) Set(v string) error {
 		return fmt.Errorf("want a positive duration such as 20s, got %q", v)
 	}
 	*d = durationValue(t)
+	return nil
+}
+
+// intervalValue is a job's period: 0 means never (the job is disabled);
+// below a second a job would only load the database.
+type intervalValue time.Duration
+
+func (d *intervalValue) String() string {
+	if d == nil {
+		return "0s"
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *intervalValue) Set(v string) error {
+	t, err := time.ParseDuration(v)
+	if err != nil || t < 0 || (t > 0 && t < time.Second) {
+		return fmt.Errorf("want a duration of at least 1s such as 1m, or 0 to disable, got %q", v)
+	}
+	*d = intervalValue(t)
 	return nil
 }
 

@@ -273,3 +273,72 @@ func (db *DB) Authenticate(ctx context.Context, tenantID string, tokenHash []byt
 	}
 	return c, nil
 }
+
+// ListTenants returns every tenant, by id, for platform jobs that visit
+// each (the SLA sweeper). On Postgres no tenant is in scope, so it reads
+// them through the SECURITY DEFINER function custody_tenants (00007).
+func (db *DB) ListTenants(ctx context.Context) ([]*domain.Tenant, error) {
+	q := db.read.WithContext(ctx).Table("tenants")
+	if db.dialect == DialectPostgres {
+		q = db.read.WithContext(ctx).Table("custody_tenants() AS tenants")
+	}
+	var rows []tenantRow
+	if err := q.Order("tenants.id").Find(&rows).Error; err != nil {
+		return nil, dbError("list tenants", err)
+	}
+	return mapRows(rows, (*tenantRow).domain), nil
+}
+
+// ServiceMember returns the tenant's service member named name: a member of
+// kind SERVICE with no role and no vendor, which only the server creates
+// (members issued a token always hold a role), creating it on first use.
+// Concurrent first calls get the same member: the creating transaction
+// looks again under the tenant's log lock (LockLog) before it inserts, so
+// a second one waits for the first and then finds its member. A tenant
+// that does not exist gives ErrNotFound.
+func (db *DB) ServiceMember(ctx context.Context, tenantID, name string) (*domain.Member, error) {
+	const op = "service member"
+	if name == "" {
+		return nil, errors.New(op + ": a name is required")
+	}
+	var m *domain.Member
+	err := db.inTenant(ctx, tenantID, true, func(g *gorm.DB, tenant string) error {
+		t := &txn{g: g, tenant: tenant}
+		find := func() (bool, error) {
+			var rows []memberRow
+			// The kind is a literal, the condition of the partial index
+			// members_service_name_idx (see scopedVia).
+			err := t.scopedVia("members", "members_service_name_idx").
+				Where("members.kind = 'SERVICE' AND members.name = ? AND members.vendor_id IS NULL", name).
+				Where("NOT EXISTS (SELECT 1 FROM member_roles WHERE member_roles.tenant_id = members.tenant_id " +
+					"AND member_roles.member_id = members.id)").
+				Order("members.id").Limit(1).Find(&rows).Error
+			if err != nil || len(rows) == 0 {
+				return false, dbError(op, err)
+			}
+			r := rows[0]
+			m = &domain.Member{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Kind: domain.MemberKind(r.Kind),
+				CreatedAt: r.CreatedAt.Time}
+			return true, nil
+		}
+		if found, err := find(); found || err != nil {
+			return err
+		}
+		if err := t.LockLog(); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		if found, err := find(); found || err != nil {
+			return err
+		}
+		r := &memberRow{ID: domain.NewID(), Name: name, Kind: string(domain.MemberService), CreatedAt: newStamp(time.Now())}
+		if err := insert(g, tenant, "members", r).Error; err != nil {
+			return dbError(op, err)
+		}
+		m = &domain.Member{ID: r.ID, TenantID: tenant, Name: name, Kind: domain.MemberService, CreatedAt: r.CreatedAt.Time}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}

@@ -341,7 +341,6 @@ func TestOffboardingOpenCase(t *testing.T) {
 			{"second open case", domain.OpenCaseInput{PersonID: ada.ID, LastDay: obLastDay, DueDate: obDueDate}, domain.CodeDuplicate},
 			{"due before last day", domain.OpenCaseInput{PersonID: cy.ID, LastDay: obDueDate, DueDate: obLastDay}, domain.CodeInvalid},
 			{"no last day", domain.OpenCaseInput{PersonID: cy.ID, DueDate: obDueDate}, domain.CodeRequired},
-			{"no due date", domain.OpenCaseInput{PersonID: cy.ID, LastDay: obLastDay}, domain.CodeRequired},
 			{"last day out of range", domain.OpenCaseInput{PersonID: cy.ID, LastDay: time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC), DueDate: obDueDate}, domain.CodeInvalid},
 			{"no person", domain.OpenCaseInput{LastDay: obLastDay, DueDate: obDueDate}, domain.CodeRequired},
 			{"unknown person", domain.OpenCaseInput{PersonID: domain.NewID(), LastDay: obLastDay, DueDate: obDueDate}, domain.CodeNotFound},

@@ -12,13 +12,13 @@ import (
 )
 
 // ITAD pickup orders, their manifest lines and the scans against them
-// (migrations 00006).
+// (migrations 00006; the later states, outcomes and write-backs: 00007).
 
 // insertBatch is how many rows one INSERT of PutPickupLines or
-// CreatePickupScans carries. 500 rows of at most 13 columns bind 6,500
-// parameters, well under both dialects' limits (65,535 on Postgres, 32,766
-// on SQLite), so a 10,000-line manifest is 20 statements rather than 10,000
-// round trips.
+// CreatePickupScans carries. 500 rows of at most 23 columns (a line with
+// its outcome and write-back) bind 11,500 parameters, well under both
+// dialects' limits (65,535 on Postgres, 32,766 on SQLite), so a
+// 10,000-line manifest is 20 statements rather than 10,000 round trips.
 const insertBatch = 500
 
 // insertBatches writes rows into table with tenant, insertBatch rows per
@@ -52,8 +52,9 @@ func (t *txn) CreatePickupOrder(o *domain.PickupOrder) error {
 	return nil
 }
 
-// UpdatePickupOrder implements domain.Tx. It writes the date, state and
-// note; the vendor, who created the order and when never change.
+// UpdatePickupOrder implements domain.Tx. It writes the date, state, note
+// and the times of the later states; the vendor, who created the order and
+// when never change.
 func (t *txn) UpdatePickupOrder(o *domain.PickupOrder) error {
 	const op = "update pickup order"
 	if o == nil {
@@ -64,6 +65,8 @@ func (t *txn) UpdatePickupOrder(o *domain.PickupOrder) error {
 		return err
 	}
 	o.TenantID, o.ScheduledOn, o.UpdatedAt = t.tenant, r.ScheduledOn.Time, r.UpdatedAt.Time
+	o.PickedUpAt, o.ReceivedAt, o.CertifiedAt, o.ClosedAt = timePtr(r.PickedUpAt), timePtr(r.ReceivedAt),
+		timePtr(r.CertifiedAt), timePtr(r.ClosedAt)
 	return nil
 }
 
@@ -335,30 +338,40 @@ type pickupOrderRow struct {
 	CreatedAt   stamp  `gorm:"column:created_at;autoCreateTime:false"`
 	UpdatedAt   stamp  `gorm:"column:updated_at;autoUpdateTime:false"`
 	Version     int    `gorm:"column:version"`
+	// The times the order reached its later states (migration 00007).
+	PickedUpAt  *stamp `gorm:"column:picked_up_at"`
+	ReceivedAt  *stamp `gorm:"column:received_at"`
+	CertifiedAt *stamp `gorm:"column:certified_at"`
+	ClosedAt    *stamp `gorm:"column:closed_at"`
 }
 
 func pickupOrderRowOf(o *domain.PickupOrder) *pickupOrderRow {
 	return &pickupOrderRow{ID: o.ID, VendorID: o.VendorID, ScheduledOn: newDate(o.ScheduledOn), State: string(o.State),
 		Note: o.Note, CreatedByID: o.CreatedByID, CreatedAt: newStamp(o.CreatedAt), UpdatedAt: newStamp(o.UpdatedAt),
-		Version: o.Version}
+		Version: o.Version, PickedUpAt: optStamp(o.PickedUpAt), ReceivedAt: optStamp(o.ReceivedAt),
+		CertifiedAt: optStamp(o.CertifiedAt), ClosedAt: optStamp(o.ClosedAt)}
 }
 
 func (r *pickupOrderRow) domain() *domain.PickupOrder {
 	return &domain.PickupOrder{ID: r.ID, TenantID: r.TenantID, VendorID: r.VendorID, ScheduledOn: r.ScheduledOn.Time,
 		State: domain.PickupState(r.State), Note: r.Note, CreatedByID: r.CreatedByID, CreatedAt: r.CreatedAt.Time,
-		UpdatedAt: r.UpdatedAt.Time, Version: r.Version}
+		UpdatedAt: r.UpdatedAt.Time, PickedUpAt: timePtr(r.PickedUpAt), ReceivedAt: timePtr(r.ReceivedAt),
+		CertifiedAt: timePtr(r.CertifiedAt), ClosedAt: timePtr(r.ClosedAt), Version: r.Version}
 }
 
 // updates returns the columns an optimistic update writes. The vendor, who
 // created the order and when are facts of its creation and never change.
 func (r *pickupOrderRow) updates() map[string]any {
 	return map[string]any{"scheduled_on": r.ScheduledOn, "state": r.State, "note": r.Note,
-		"updated_at": r.UpdatedAt, "version": r.Version}
+		"updated_at": r.UpdatedAt, "version": r.Version, "picked_up_at": r.PickedUpAt, "received_at": r.ReceivedAt,
+		"certified_at": r.CertifiedAt, "closed_at": r.ClosedAt}
 }
 
 // storedIn writes back to o what the row stores.
 func (r *pickupOrderRow) storedIn(tenant string, o *domain.PickupOrder) {
 	o.TenantID, o.ScheduledOn, o.CreatedAt, o.UpdatedAt = tenant, r.ScheduledOn.Time, r.CreatedAt.Time, r.UpdatedAt.Time
+	o.PickedUpAt, o.ReceivedAt, o.CertifiedAt, o.ClosedAt = timePtr(r.PickedUpAt), timePtr(r.ReceivedAt),
+		timePtr(r.CertifiedAt), timePtr(r.ClosedAt)
 }
 
 type pickupLineRow struct {
@@ -374,34 +387,76 @@ type pickupLineRow struct {
 	Status     string  `gorm:"column:status"`
 	StagedAt   stamp   `gorm:"column:staged_at"`
 	StagedByID string  `gorm:"column:staged_by_id"`
+	// The status reason, the outcome and the write-back (migration 00007).
+	// OutcomeKind is NULL while the line has no outcome; OutcomeAt and
+	// OutcomeByID are set exactly when it has one.
+	StatusReason                   string  `gorm:"column:status_reason"`
+	OutcomeKind                    *string `gorm:"column:outcome_kind"`
+	OutcomeBuyer                   string  `gorm:"column:outcome_buyer"`
+	OutcomeBuyerCountry            string  `gorm:"column:outcome_buyer_country"`
+	OutcomeDownstreamVendor        string  `gorm:"column:outcome_downstream_vendor"`
+	OutcomeDownstreamCertification string  `gorm:"column:outcome_downstream_certification"`
+	OutcomeNote                    string  `gorm:"column:outcome_note"`
+	OutcomeAt                      *stamp  `gorm:"column:outcome_at"`
+	OutcomeByID                    *string `gorm:"column:outcome_by_id"`
+	WrittenBackAt                  *stamp  `gorm:"column:written_back_at"`
+	WrittenBackByID                *string `gorm:"column:written_back_by_id"`
 }
 
 // pickupLineColumns are the columns PutPickupLine replaces when the line
 // exists: all but the key.
 var pickupLineColumns = []string{"serial", "asset_tag", "make", "model", "category", "bears_data", "status",
-	"staged_at", "staged_by_id"}
+	"staged_at", "staged_by_id", "status_reason", "outcome_kind", "outcome_buyer", "outcome_buyer_country",
+	"outcome_downstream_vendor", "outcome_downstream_certification", "outcome_note", "outcome_at", "outcome_by_id",
+	"written_back_at", "written_back_by_id"}
 
 // pickupLineRowOf puts l's references in their stored form (it writes them
-// back to l) and returns its row.
+// back to l) and returns its row. An outcome must name who recorded it.
 func pickupLineRowOf(l *domain.PickupLine) (*pickupLineRow, error) {
-	if err := canonicalRefs(need("orderId", &l.OrderID), need("assetId", &l.AssetID),
-		need("stagedById", &l.StagedByID)); err != nil {
+	refs := []ref{need("orderId", &l.OrderID), need("assetId", &l.AssetID), need("stagedById", &l.StagedByID),
+		opt("writtenBackById", &l.WrittenBackByID)}
+	if l.Outcome != nil {
+		refs = append(refs, need("outcome.recordedById", &l.Outcome.RecordedByID))
+	}
+	if err := canonicalRefs(refs...); err != nil {
 		return nil, err
 	}
-	return &pickupLineRow{OrderID: l.OrderID, AssetID: l.AssetID, Serial: null(l.Serial), AssetTag: null(l.AssetTag),
+	r := &pickupLineRow{OrderID: l.OrderID, AssetID: l.AssetID, Serial: null(l.Serial), AssetTag: null(l.AssetTag),
 		Make: l.Make, Model: l.Model, Category: string(l.Category), BearsData: l.BearsData, Status: string(l.Status),
-		StagedAt: newStamp(l.StagedAt), StagedByID: l.StagedByID}, nil
+		StagedAt: newStamp(l.StagedAt), StagedByID: l.StagedByID, StatusReason: l.StatusReason,
+		WrittenBackAt: optStamp(l.WrittenBackAt), WrittenBackByID: null(l.WrittenBackByID)}
+	if o := l.Outcome; o != nil {
+		at := newStamp(o.RecordedAt)
+		r.OutcomeKind, r.OutcomeBuyer, r.OutcomeBuyerCountry = null(string(o.Kind)), o.Buyer, o.BuyerCountry
+		r.OutcomeDownstreamVendor, r.OutcomeDownstreamCertification = o.DownstreamVendor, o.DownstreamCertification
+		r.OutcomeNote, r.OutcomeAt, r.OutcomeByID = o.Note, &at, null(o.RecordedByID)
+	}
+	return r, nil
 }
 
 func (r *pickupLineRow) domain() *domain.PickupLine {
-	return &domain.PickupLine{TenantID: r.TenantID, OrderID: r.OrderID, AssetID: r.AssetID, Serial: str(r.Serial),
+	l := &domain.PickupLine{TenantID: r.TenantID, OrderID: r.OrderID, AssetID: r.AssetID, Serial: str(r.Serial),
 		AssetTag: str(r.AssetTag), Make: r.Make, Model: r.Model, Category: domain.AssetCategory(r.Category),
-		BearsData: r.BearsData, Status: domain.LineStatus(r.Status), StagedAt: r.StagedAt.Time, StagedByID: r.StagedByID}
+		BearsData: r.BearsData, Status: domain.LineStatus(r.Status), StagedAt: r.StagedAt.Time, StagedByID: r.StagedByID,
+		StatusReason: r.StatusReason, WrittenBackAt: timePtr(r.WrittenBackAt), WrittenBackByID: str(r.WrittenBackByID)}
+	if r.OutcomeKind != nil {
+		l.Outcome = &domain.Outcome{Kind: domain.OutcomeKind(*r.OutcomeKind), Buyer: r.OutcomeBuyer,
+			BuyerCountry: r.OutcomeBuyerCountry, DownstreamVendor: r.OutcomeDownstreamVendor,
+			DownstreamCertification: r.OutcomeDownstreamCertification, Note: r.OutcomeNote,
+			RecordedByID: str(r.OutcomeByID)}
+		if r.OutcomeAt != nil {
+			l.Outcome.RecordedAt = r.OutcomeAt.Time
+		}
+	}
+	return l
 }
 
 // storedIn writes back to l what the row stores.
 func (r *pickupLineRow) storedIn(tenant string, l *domain.PickupLine) {
-	l.TenantID, l.StagedAt = tenant, r.StagedAt.Time
+	l.TenantID, l.StagedAt, l.WrittenBackAt = tenant, r.StagedAt.Time, timePtr(r.WrittenBackAt)
+	if l.Outcome != nil && r.OutcomeAt != nil {
+		l.Outcome.RecordedAt = r.OutcomeAt.Time
+	}
 }
 
 type pickupScanRow struct {

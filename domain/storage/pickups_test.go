@@ -421,7 +421,7 @@ func TestContractPickupLines(t *testing.T) {
 			{"another tenant's asset", func(l *domain.PickupLine) { l.AssetID = foreignAsset.ID }, isNotFound},
 			{"no asset", func(l *domain.PickupLine) { l.AssetID = "" }, isNotFound},
 			{"unknown stager", func(l *domain.PickupLine) { l.StagedByID = newID() }, isNotFound},
-			{"unknown status", func(l *domain.PickupLine) { l.Status = "LOST" }, isFault},
+			{"unknown status", func(l *domain.PickupLine) { l.Status = "MISPLACED" }, isFault},
 		} {
 			t.Run("put "+c.name, func(t *testing.T) {
 				for name, put := range map[string]func(tx domain.Tx, l *domain.PickupLine) error{
@@ -694,7 +694,7 @@ func TestContractPickupScans(t *testing.T) {
 			{"matched without a line", func(s *domain.PickupScan) { s.LineAssetID = "" }, isFault},
 			{"unexpected with a line", func(s *domain.PickupScan) { s.Result = domain.ScanUnexpected }, isFault},
 			{"unknown result", func(s *domain.PickupScan) { s.Result = "MAYBE" }, isFault},
-			{"unknown phase", func(s *domain.PickupScan) { s.Phase = "RECEIPT" }, isFault},
+			{"unknown phase", func(s *domain.PickupScan) { s.Phase = "AUDIT" }, isFault},
 			{"no identifier", func(s *domain.PickupScan) { s.Serial, s.AssetTag = "", "" }, isFault},
 		} {
 			t.Run("create "+c.name, func(t *testing.T) {

@@ -127,8 +127,9 @@ type DB struct {
 }
 
 var (
-	_ domain.Store = (*DB)(nil)
-	_ domain.Admin = (*DB)(nil)
+	_ domain.Store     = (*DB)(nil)
+	_ domain.Admin     = (*DB)(nil)
+	_ domain.Exclusive = (*DB)(nil)
 )
 
 // Open connects to the store Config selects. It does not migrate (see
@@ -237,11 +238,12 @@ var tableNames = []string{"tenants", "ledger_heads", "members", "member_roles", 
 	"people", "parcels", "assets", "signatures", "custody_events", "idempotency_keys",
 	"ledger_hashes", "ledger_keys", "ledger_checkpoints",
 	"offboarding_cases", "offboarding_case_items", "asset_returns", "vendors",
-	"pickup_orders", "pickup_lines", "pickup_scans"}
+	"pickup_orders", "pickup_lines", "pickup_scans",
+	"pickup_resolutions", "pickup_signatures", "sanitization_records", "certificates", "sla_policies", "sla_breaches"}
 
 // newestTable is a table of the latest migration: Open refuses a schema
 // without it, so a server never runs on a half-migrated database.
-const newestTable = "pickup_scans"
+const newestTable = "sla_breaches"
 
 // check verifies, before any request is served, that the schema exists and
 // (Postgres) that the connected role is subject to row-level security.

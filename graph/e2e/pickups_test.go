@@ -193,7 +193,9 @@ func TestPickupOrderAndCount(t *testing.T) {
 		}
 		e.ok(t, it, report, map[string]any{"id": order.ID}, &rep)
 		c := rep.PickupOrder.Count
-		if c.Lines != 4 || c.Counted != 2 || len(c.Missing) != 2 || c.Missing[0].Serial != serials[1] || len(c.Discrepancies) != 5 {
+		// The two unmatched lines are each named by an open substitution, so
+		// they are listed there and not also as missing.
+		if c.Lines != 4 || c.Counted != 2 || len(c.Missing) != 0 || len(c.Discrepancies) != 5 {
 			t.Fatalf("count report = %+v", c)
 		}
 

@@ -32,10 +32,14 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Asset() AssetResolver
 	AssetReturn() AssetReturnResolver
+	Certificate() CertificateResolver
 	Certification() CertificationResolver
 	Checkpoint() CheckpointResolver
 	Custodian() CustodianResolver
 	CustodyEvent() CustodyEventResolver
+	DispositionOutcome() DispositionOutcomeResolver
+	DispositionReport() DispositionReportResolver
+	DispositionReportRow() DispositionReportRowResolver
 	Ledger() LedgerResolver
 	LedgerVerification() LedgerVerificationResolver
 	Member() MemberResolver
@@ -46,8 +50,14 @@ type ResolverRoot interface {
 	Person() PersonResolver
 	PickupLine() PickupLineResolver
 	PickupOrder() PickupOrderResolver
+	PickupResolution() PickupResolutionResolver
 	PickupScan() PickupScanResolver
 	Query() QueryResolver
+	ReconciliationReport() ReconciliationReportResolver
+	ReconciliationStage() ReconciliationStageResolver
+	SLABreach() SLABreachResolver
+	SLAPolicy() SLAPolicyResolver
+	SanitizationRecordPayload() SanitizationRecordPayloadResolver
 	Signature() SignatureResolver
 	SigningKey() SigningKeyResolver
 	Subscription() SubscriptionResolver
@@ -143,6 +153,33 @@ type ComplexityRoot struct {
 		UserErrors      func(childComplexity int) int
 	}
 
+	Certificate struct {
+		Digest      func(childComplexity int) int
+		ID          func(childComplexity int) int
+		IssuedAt    func(childComplexity int) int
+		Number      func(childComplexity int) int
+		Order       func(childComplexity int) int
+		PDFURL      func(childComplexity int) int
+		ReceiptURL  func(childComplexity int) int
+		SealEventID func(childComplexity int) int
+		Vendor      func(childComplexity int) int
+	}
+
+	CertificateConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	CertificateEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	CertificateIssuePayload struct {
+		Certificate func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
+	}
+
 	Certification struct {
 		Expired   func(childComplexity int) int
 		ExpiresOn func(childComplexity int) int
@@ -208,6 +245,45 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	DispositionOutcome struct {
+		Buyer                   func(childComplexity int) int
+		BuyerCountry            func(childComplexity int) int
+		Detail                  func(childComplexity int) int
+		DownstreamCertification func(childComplexity int) int
+		DownstreamVendor        func(childComplexity int) int
+		Kind                    func(childComplexity int) int
+		Note                    func(childComplexity int) int
+		RecordedAt              func(childComplexity int) int
+	}
+
+	DispositionOutcomeRecordPayload struct {
+		Line       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	DispositionReport struct {
+		CSVURL func(childComplexity int) int
+		Rows   func(childComplexity int, first *int) int
+	}
+
+	DispositionReportRow struct {
+		Asset              func(childComplexity int) int
+		AssetTag           func(childComplexity int) int
+		CertificateNumber  func(childComplexity int) int
+		Model              func(childComplexity int) int
+		Order              func(childComplexity int) int
+		Outcome            func(childComplexity int) int
+		SanitizationMethod func(childComplexity int) int
+		Serial             func(childComplexity int) int
+		VendorName         func(childComplexity int) int
+		WrittenBack        func(childComplexity int) int
+	}
+
+	ItamWriteBackPayload struct {
+		PickupOrder func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
+	}
+
 	KeyValue struct {
 		Key   func(childComplexity int) int
 		Value func(childComplexity int) int
@@ -253,26 +329,39 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AssetHandOff            func(childComplexity int, input model.AssetHandOffInput) int
-		AssetRestock            func(childComplexity int, input model.AssetRestockInput) int
-		AssetRetire             func(childComplexity int, input model.AssetRetireInput) int
-		AssetReturnReceive      func(childComplexity int, input model.AssetReturnReceiveInput) int
-		CustodyEventCorrect     func(childComplexity int, input model.CustodyEventCorrectInput) int
-		LedgerKeyRotate         func(childComplexity int, input model.LedgerKeyRotateInput) int
-		OffboardingCaseOpen     func(childComplexity int, input model.OffboardingCaseOpenInput) int
-		OffboardingItemWriteOff func(childComplexity int, input model.OffboardingItemWriteOffInput) int
-		ParcelReceive           func(childComplexity int, input model.ParcelReceiveInput) int
-		ParcelSerialize         func(childComplexity int, input model.ParcelSerializeInput) int
-		PersonCreate            func(childComplexity int, input model.PersonCreateInput) int
-		PersonUpdate            func(childComplexity int, input model.PersonUpdateInput) int
-		PickupCountScan         func(childComplexity int, input model.PickupCountScanInput) int
-		PickupCountScanBulk     func(childComplexity int, input model.PickupCountScanBulkInput) int
-		PickupOrderCreate       func(childComplexity int, input model.PickupOrderCreateInput) int
-		PickupOrderStage        func(childComplexity int, input model.PickupOrderStageInput) int
-		PickupOrderUnstage      func(childComplexity int, input model.PickupOrderUnstageInput) int
-		RecipientNotify         func(childComplexity int, input model.RecipientNotifyInput) int
-		VendorCertificationsSet func(childComplexity int, input model.VendorCertificationsSetInput) int
-		VendorEngage            func(childComplexity int, input model.VendorEngageInput) int
+		AssetHandOff             func(childComplexity int, input model.AssetHandOffInput) int
+		AssetRestock             func(childComplexity int, input model.AssetRestockInput) int
+		AssetRetire              func(childComplexity int, input model.AssetRetireInput) int
+		AssetReturnReceive       func(childComplexity int, input model.AssetReturnReceiveInput) int
+		CertificateIssue         func(childComplexity int, input model.CertificateIssueInput) int
+		CustodyEventCorrect      func(childComplexity int, input model.CustodyEventCorrectInput) int
+		DispositionOutcomeRecord func(childComplexity int, input model.DispositionOutcomeRecordInput) int
+		ItamWriteBack            func(childComplexity int, input model.ItamWriteBackInput) int
+		LedgerKeyRotate          func(childComplexity int, input model.LedgerKeyRotateInput) int
+		OffboardingCaseOpen      func(childComplexity int, input model.OffboardingCaseOpenInput) int
+		OffboardingItemWriteOff  func(childComplexity int, input model.OffboardingItemWriteOffInput) int
+		ParcelReceive            func(childComplexity int, input model.ParcelReceiveInput) int
+		ParcelSerialize          func(childComplexity int, input model.ParcelSerializeInput) int
+		PersonCreate             func(childComplexity int, input model.PersonCreateInput) int
+		PersonUpdate             func(childComplexity int, input model.PersonUpdateInput) int
+		PickupConfirm            func(childComplexity int, input model.PickupConfirmInput) int
+		PickupCountScan          func(childComplexity int, input model.PickupCountScanInput) int
+		PickupCountScanBulk      func(childComplexity int, input model.PickupCountScanBulkInput) int
+		PickupDiscrepancyResolve func(childComplexity int, input model.PickupDiscrepancyResolveInput) int
+		PickupDockScan           func(childComplexity int, input model.PickupDockScanInput) int
+		PickupDockScanBulk       func(childComplexity int, input model.PickupDockScanBulkInput) int
+		PickupOrderCreate        func(childComplexity int, input model.PickupOrderCreateInput) int
+		PickupOrderStage         func(childComplexity int, input model.PickupOrderStageInput) int
+		PickupOrderUnstage       func(childComplexity int, input model.PickupOrderUnstageInput) int
+		PickupReceiptConfirm     func(childComplexity int, input model.PickupReceiptConfirmInput) int
+		PickupReceiptScan        func(childComplexity int, input model.PickupReceiptScanInput) int
+		PickupReceiptScanBulk    func(childComplexity int, input model.PickupReceiptScanBulkInput) int
+		RecipientNotify          func(childComplexity int, input model.RecipientNotifyInput) int
+		SLAPolicySet             func(childComplexity int, input model.SLAPolicySetInput) int
+		SLASweep                 func(childComplexity int) int
+		SanitizationRecord       func(childComplexity int, input model.SanitizationRecordInput) int
+		VendorCertificationsSet  func(childComplexity int, input model.VendorCertificationsSetInput) int
+		VendorEngage             func(childComplexity int, input model.VendorEngageInput) int
 	}
 
 	OffboardingCase struct {
@@ -395,6 +484,11 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	PickupConfirmPayload struct {
+		PickupOrder func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
+	}
+
 	PickupCountReport struct {
 		Counted       func(childComplexity int) int
 		Discrepancies func(childComplexity int) int
@@ -413,25 +507,42 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	PickupDiscrepancyResolvePayload struct {
+		Resolution func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	PickupLine struct {
-		Asset     func(childComplexity int) int
-		AssetTag  func(childComplexity int) int
-		BearsData func(childComplexity int) int
-		Category  func(childComplexity int) int
-		Make      func(childComplexity int) int
-		Model     func(childComplexity int) int
-		Serial    func(childComplexity int) int
-		StagedAt  func(childComplexity int) int
-		Status    func(childComplexity int) int
+		Asset         func(childComplexity int) int
+		AssetTag      func(childComplexity int) int
+		BearsData     func(childComplexity int) int
+		Category      func(childComplexity int) int
+		Make          func(childComplexity int) int
+		Model         func(childComplexity int) int
+		Outcome       func(childComplexity int) int
+		Sanitization  func(childComplexity int) int
+		Serial        func(childComplexity int) int
+		StagedAt      func(childComplexity int) int
+		Status        func(childComplexity int) int
+		StatusReason  func(childComplexity int) int
+		WrittenBackAt func(childComplexity int) int
 	}
 
 	PickupOrder struct {
+		Certificate func(childComplexity int) int
+		CertifiedAt func(childComplexity int) int
+		ClosedAt    func(childComplexity int) int
 		Count       func(childComplexity int) int
 		CreatedAt   func(childComplexity int) int
+		Dock        func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Lines       func(childComplexity int, status *domain.LineStatus) int
 		Note        func(childComplexity int) int
+		PickedUpAt  func(childComplexity int) int
+		Receipt     func(childComplexity int) int
+		ReceivedAt  func(childComplexity int) int
 		ScheduledOn func(childComplexity int) int
+		Signatures  func(childComplexity int) int
 		State       func(childComplexity int) int
 		Vendor      func(childComplexity int) int
 	}
@@ -461,6 +572,30 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	PickupPhaseReport struct {
+		Counted       func(childComplexity int) int
+		Discrepancies func(childComplexity int) int
+		Lines         func(childComplexity int) int
+		Missing       func(childComplexity int) int
+		Phase         func(childComplexity int) int
+		Resolutions   func(childComplexity int) int
+	}
+
+	PickupReceiptConfirmPayload struct {
+		PickupOrder func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
+	}
+
+	PickupResolution struct {
+		Action     func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Line       func(childComplexity int) int
+		Phase      func(childComplexity int) int
+		Reason     func(childComplexity int) int
+		ResolvedAt func(childComplexity int) int
+		ScanID     func(childComplexity int) int
+	}
+
 	PickupScan struct {
 		AssetTag  func(childComplexity int) int
 		Detail    func(childComplexity int) int
@@ -473,30 +608,55 @@ type ComplexityRoot struct {
 		Serial    func(childComplexity int) int
 	}
 
+	PickupScanBulkPayload struct {
+		Discrepancies func(childComplexity int) int
+		Matched       func(childComplexity int) int
+		UserErrors    func(childComplexity int) int
+	}
+
+	PickupScanPayload struct {
+		Scan       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	PickupSignature struct {
+		ConsentVersion func(childComplexity int) int
+		ImageSHA256    func(childComplexity int) int
+		Role           func(childComplexity int) int
+		SignedAt       func(childComplexity int) int
+		TypedName      func(childComplexity int) int
+	}
+
 	Query struct {
-		Asset              func(childComplexity int, id string) int
-		AssetBySerial      func(childComplexity int, serial string) int
-		AssetByTag         func(childComplexity int, tag string) int
-		AssetReturn        func(childComplexity int, id string) int
-		AssetReturns       func(childComplexity int, filter *model.AssetReturnFilter, first *int, after *string) int
-		Assets             func(childComplexity int, filter *model.AssetFilter, first *int, after *string) int
-		Ledger             func(childComplexity int) int
-		LedgerConsistency  func(childComplexity int, oldSize int, newSize *int) int
-		LedgerVerification func(childComplexity int) int
-		Node               func(childComplexity int, id string) int
-		OffboardingCase    func(childComplexity int, id string) int
-		OffboardingCases   func(childComplexity int, filter *model.OffboardingCaseFilter, first *int, after *string) int
-		Parcel             func(childComplexity int, id string) int
-		Parcels            func(childComplexity int, filter *model.ParcelFilter, first *int, after *string) int
-		People             func(childComplexity int, filter *model.PersonFilter, first *int, after *string) int
-		Person             func(childComplexity int, id string) int
-		PickupOrder        func(childComplexity int, id string) int
-		PickupOrders       func(childComplexity int, filter *model.PickupOrderFilter, first *int, after *string) int
-		Receipt            func(childComplexity int, eventID string) int
-		Signature          func(childComplexity int, id string) int
-		Vendor             func(childComplexity int, id string) int
-		Vendors            func(childComplexity int, first *int, after *string) int
-		Viewer             func(childComplexity int) int
+		Asset                func(childComplexity int, id string) int
+		AssetBySerial        func(childComplexity int, serial string) int
+		AssetByTag           func(childComplexity int, tag string) int
+		AssetReturn          func(childComplexity int, id string) int
+		AssetReturns         func(childComplexity int, filter *model.AssetReturnFilter, first *int, after *string) int
+		Assets               func(childComplexity int, filter *model.AssetFilter, first *int, after *string) int
+		Certificate          func(childComplexity int, id string) int
+		Certificates         func(childComplexity int, first *int, after *string) int
+		DispositionReport    func(childComplexity int, filter model.DispositionReportFilter) int
+		Ledger               func(childComplexity int) int
+		LedgerConsistency    func(childComplexity int, oldSize int, newSize *int) int
+		LedgerVerification   func(childComplexity int) int
+		Node                 func(childComplexity int, id string) int
+		OffboardingCase      func(childComplexity int, id string) int
+		OffboardingCases     func(childComplexity int, filter *model.OffboardingCaseFilter, first *int, after *string) int
+		Parcel               func(childComplexity int, id string) int
+		Parcels              func(childComplexity int, filter *model.ParcelFilter, first *int, after *string) int
+		People               func(childComplexity int, filter *model.PersonFilter, first *int, after *string) int
+		Person               func(childComplexity int, id string) int
+		PickupOrder          func(childComplexity int, id string) int
+		PickupOrders         func(childComplexity int, filter *model.PickupOrderFilter, first *int, after *string) int
+		Receipt              func(childComplexity int, eventID string) int
+		ReconciliationReport func(childComplexity int) int
+		SLABreaches          func(childComplexity int, filter *model.SLABreachFilter, first *int, after *string) int
+		SLAPolicy            func(childComplexity int) int
+		Signature            func(childComplexity int, id string) int
+		Vendor               func(childComplexity int, id string) int
+		Vendors              func(childComplexity int, first *int, after *string) int
+		Viewer               func(childComplexity int) int
 	}
 
 	Receipt struct {
@@ -510,6 +670,94 @@ type ComplexityRoot struct {
 	RecipientNotifyPayload struct {
 		Assets     func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+	}
+
+	ReconciliationItem struct {
+		AgeDays  func(childComplexity int) int
+		AssetTag func(childComplexity int) int
+		Breached func(childComplexity int) int
+		ID       func(childComplexity int) int
+		Kind     func(childComplexity int) int
+		OrderID  func(childComplexity int) int
+		Serial   func(childComplexity int) int
+		Since    func(childComplexity int) int
+		Stage    func(childComplexity int) int
+	}
+
+	ReconciliationReport struct {
+		GeneratedAt func(childComplexity int) int
+		Items       func(childComplexity int) int
+		Stages      func(childComplexity int) int
+		Truncated   func(childComplexity int) int
+	}
+
+	ReconciliationStage struct {
+		Breached    func(childComplexity int) int
+		Count       func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		OldestSince func(childComplexity int) int
+		Stage       func(childComplexity int) int
+	}
+
+	SLABreach struct {
+		DueAt       func(childComplexity int) int
+		ID          func(childComplexity int) int
+		RaisedAt    func(childComplexity int) int
+		Since       func(childComplexity int) int
+		Stage       func(childComplexity int) int
+		SubjectID   func(childComplexity int) int
+		SubjectKind func(childComplexity int) int
+	}
+
+	SLABreachConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	SLABreachEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	SLAPolicy struct {
+		CertificateToWriteBackDays func(childComplexity int) int
+		OffboardingDueDays         func(childComplexity int) int
+		PickedUpToCertificateDays  func(childComplexity int) int
+		RetiredToStagedDays        func(childComplexity int) int
+		StagedToPickedUpDays       func(childComplexity int) int
+		UpdatedAt                  func(childComplexity int) int
+		UpdatedBy                  func(childComplexity int) int
+	}
+
+	SLAPolicySetPayload struct {
+		Policy     func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	SLASweepPayload struct {
+		Raised     func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	SanitizationRecord struct {
+		AttestedAt         func(childComplexity int) int
+		Method             func(childComplexity int) int
+		PerformedAt        func(childComplexity int) int
+		RecordedAt         func(childComplexity int) int
+		TechnicianName     func(childComplexity int) int
+		Technique          func(childComplexity int) int
+		Tool               func(childComplexity int) int
+		ToolVersion        func(childComplexity int) int
+		ValidatedAt        func(childComplexity int) int
+		ValidatorName      func(childComplexity int) int
+		VerificationMethod func(childComplexity int) int
+		VerificationResult func(childComplexity int) int
+	}
+
+	SanitizationRecordPayload struct {
+		Line         func(childComplexity int) int
+		Sanitization func(childComplexity int) int
+		UserErrors   func(childComplexity int) int
 	}
 
 	Signature struct {
@@ -628,6 +876,16 @@ type AssetReturnResolver interface {
 	Parcel(ctx context.Context, obj *domain.Return) (*domain.Parcel, error)
 	OffboardingCase(ctx context.Context, obj *domain.Return) (*domain.OffboardingCase, error)
 }
+type CertificateResolver interface {
+	ID(ctx context.Context, obj *domain.Certificate) (string, error)
+
+	Order(ctx context.Context, obj *domain.Certificate) (*domain.PickupOrder, error)
+	Vendor(ctx context.Context, obj *domain.Certificate) (*domain.Vendor, error)
+
+	SealEventID(ctx context.Context, obj *domain.Certificate) (string, error)
+	PDFURL(ctx context.Context, obj *domain.Certificate) (string, error)
+	ReceiptURL(ctx context.Context, obj *domain.Certificate) (string, error)
+}
 type CertificationResolver interface {
 	Expired(ctx context.Context, obj *domain.Certification) (bool, error)
 }
@@ -653,6 +911,28 @@ type CustodyEventResolver interface {
 	Asset(ctx context.Context, obj *domain.CustodyEvent) (*domain.Asset, error)
 	Parcel(ctx context.Context, obj *domain.CustodyEvent) (*domain.Parcel, error)
 	OffboardingCase(ctx context.Context, obj *domain.CustodyEvent) (*domain.OffboardingCase, error)
+}
+type DispositionOutcomeResolver interface {
+	Buyer(ctx context.Context, obj *domain.Outcome) (*string, error)
+	BuyerCountry(ctx context.Context, obj *domain.Outcome) (*string, error)
+	DownstreamVendor(ctx context.Context, obj *domain.Outcome) (*string, error)
+	DownstreamCertification(ctx context.Context, obj *domain.Outcome) (*string, error)
+	Note(ctx context.Context, obj *domain.Outcome) (*string, error)
+	Detail(ctx context.Context, obj *domain.Outcome) (*string, error)
+}
+type DispositionReportResolver interface {
+	Rows(ctx context.Context, obj *model.DispositionReport, first *int) ([]*domain.DispositionRow, error)
+}
+type DispositionReportRowResolver interface {
+	AssetTag(ctx context.Context, obj *domain.DispositionRow) (*string, error)
+	Serial(ctx context.Context, obj *domain.DispositionRow) (*string, error)
+	Model(ctx context.Context, obj *domain.DispositionRow) (string, error)
+
+	Outcome(ctx context.Context, obj *domain.DispositionRow) (*domain.Outcome, error)
+	SanitizationMethod(ctx context.Context, obj *domain.DispositionRow) (*domain.SanitizationMethod, error)
+	CertificateNumber(ctx context.Context, obj *domain.DispositionRow) (*string, error)
+	WrittenBack(ctx context.Context, obj *domain.DispositionRow) (bool, error)
+	Asset(ctx context.Context, obj *domain.DispositionRow) (*domain.Asset, error)
 }
 type LedgerResolver interface {
 	LatestCheckpoint(ctx context.Context, obj *domain.LedgerHead) (*domain.Checkpoint, error)
@@ -689,6 +969,19 @@ type MutationResolver interface {
 	PickupOrderUnstage(ctx context.Context, input model.PickupOrderUnstageInput) (*model.PickupOrderUnstagePayload, error)
 	PickupCountScan(ctx context.Context, input model.PickupCountScanInput) (*model.PickupCountScanPayload, error)
 	PickupCountScanBulk(ctx context.Context, input model.PickupCountScanBulkInput) (*model.PickupCountScanBulkPayload, error)
+	PickupDockScan(ctx context.Context, input model.PickupDockScanInput) (*model.PickupScanPayload, error)
+	PickupDockScanBulk(ctx context.Context, input model.PickupDockScanBulkInput) (*model.PickupScanBulkPayload, error)
+	PickupReceiptScan(ctx context.Context, input model.PickupReceiptScanInput) (*model.PickupScanPayload, error)
+	PickupReceiptScanBulk(ctx context.Context, input model.PickupReceiptScanBulkInput) (*model.PickupScanBulkPayload, error)
+	PickupDiscrepancyResolve(ctx context.Context, input model.PickupDiscrepancyResolveInput) (*model.PickupDiscrepancyResolvePayload, error)
+	PickupConfirm(ctx context.Context, input model.PickupConfirmInput) (*model.PickupConfirmPayload, error)
+	PickupReceiptConfirm(ctx context.Context, input model.PickupReceiptConfirmInput) (*model.PickupReceiptConfirmPayload, error)
+	SanitizationRecord(ctx context.Context, input model.SanitizationRecordInput) (*model.SanitizationRecordPayload, error)
+	DispositionOutcomeRecord(ctx context.Context, input model.DispositionOutcomeRecordInput) (*model.DispositionOutcomeRecordPayload, error)
+	CertificateIssue(ctx context.Context, input model.CertificateIssueInput) (*model.CertificateIssuePayload, error)
+	ItamWriteBack(ctx context.Context, input model.ItamWriteBackInput) (*model.ItamWriteBackPayload, error)
+	SLAPolicySet(ctx context.Context, input model.SLAPolicySetInput) (*model.SLAPolicySetPayload, error)
+	SLASweep(ctx context.Context) (*model.SLASweepPayload, error)
 }
 type OffboardingCaseResolver interface {
 	ID(ctx context.Context, obj *domain.OffboardingCase) (string, error)
@@ -733,6 +1026,10 @@ type PickupLineResolver interface {
 	Serial(ctx context.Context, obj *domain.PickupLine) (*string, error)
 	AssetTag(ctx context.Context, obj *domain.PickupLine) (*string, error)
 
+	StatusReason(ctx context.Context, obj *domain.PickupLine) (*string, error)
+
+	Sanitization(ctx context.Context, obj *domain.PickupLine) (*domain.SanitizationRecord, error)
+
 	Asset(ctx context.Context, obj *domain.PickupLine) (*domain.Asset, error)
 }
 type PickupOrderResolver interface {
@@ -743,6 +1040,15 @@ type PickupOrderResolver interface {
 
 	Lines(ctx context.Context, obj *domain.PickupOrder, status *domain.LineStatus) ([]*domain.PickupLine, error)
 	Count(ctx context.Context, obj *domain.PickupOrder) (*domain.CountReport, error)
+
+	Dock(ctx context.Context, obj *domain.PickupOrder) (*domain.CountReport, error)
+	Receipt(ctx context.Context, obj *domain.PickupOrder) (*domain.CountReport, error)
+	Signatures(ctx context.Context, obj *domain.PickupOrder) ([]*domain.PickupSignature, error)
+	Certificate(ctx context.Context, obj *domain.PickupOrder) (*domain.Certificate, error)
+}
+type PickupResolutionResolver interface {
+	ScanID(ctx context.Context, obj *domain.Resolution) (*string, error)
+	Line(ctx context.Context, obj *domain.Resolution) (*domain.PickupLine, error)
 }
 type PickupScanResolver interface {
 	Serial(ctx context.Context, obj *domain.PickupScan) (*string, error)
@@ -776,6 +1082,28 @@ type QueryResolver interface {
 	Vendors(ctx context.Context, first *int, after *string) (*model.VendorConnection, error)
 	PickupOrder(ctx context.Context, id string) (*domain.PickupOrder, error)
 	PickupOrders(ctx context.Context, filter *model.PickupOrderFilter, first *int, after *string) (*model.PickupOrderConnection, error)
+	Certificate(ctx context.Context, id string) (*domain.Certificate, error)
+	Certificates(ctx context.Context, first *int, after *string) (*model.CertificateConnection, error)
+	DispositionReport(ctx context.Context, filter model.DispositionReportFilter) (*model.DispositionReport, error)
+	SLAPolicy(ctx context.Context) (*domain.SLAPolicy, error)
+	SLABreaches(ctx context.Context, filter *model.SLABreachFilter, first *int, after *string) (*model.SLABreachConnection, error)
+	ReconciliationReport(ctx context.Context) (*domain.Reconciliation, error)
+}
+type ReconciliationReportResolver interface {
+	Items(ctx context.Context, obj *domain.Reconciliation) ([]*model.ReconciliationItem, error)
+}
+type ReconciliationStageResolver interface {
+	OldestSince(ctx context.Context, obj *domain.ReconciliationStage) (*time.Time, error)
+}
+type SLABreachResolver interface {
+	SubjectID(ctx context.Context, obj *domain.Breach) (string, error)
+}
+type SLAPolicyResolver interface {
+	UpdatedAt(ctx context.Context, obj *domain.SLAPolicy) (*time.Time, error)
+	UpdatedBy(ctx context.Context, obj *domain.SLAPolicy) (*domain.Member, error)
+}
+type SanitizationRecordPayloadResolver interface {
+	Line(ctx context.Context, obj *model.SanitizationRecordPayload) (*domain.PickupLine, error)
 }
 type SignatureResolver interface {
 	ID(ctx context.Context, obj *domain.Signature) (string, error)
@@ -1166,6 +1494,100 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AssetReturnReceivePayload.UserErrors(childComplexity), true
 
+	case "Certificate.digest":
+		if e.ComplexityRoot.Certificate.Digest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Certificate.Digest(childComplexity), true
+	case "Certificate.id":
+		if e.ComplexityRoot.Certificate.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Certificate.ID(childComplexity), true
+	case "Certificate.issuedAt":
+		if e.ComplexityRoot.Certificate.IssuedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Certificate.IssuedAt(childComplexity), true
+	case "Certificate.number":
+		if e.ComplexityRoot.Certificate.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Certificate.Number(childComplexity), true
+	case "Certificate.order":
+		if e.ComplexityRoot.Certificate.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Certificate.Order(childComplexity), true
+	case "Certificate.pdfUrl":
+		if e.ComplexityRoot.Certificate.PDFURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Certificate.PDFURL(childComplexity), true
+	case "Certificate.receiptUrl":
+		if e.ComplexityRoot.Certificate.ReceiptURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Certificate.ReceiptURL(childComplexity), true
+	case "Certificate.sealEventId":
+		if e.ComplexityRoot.Certificate.SealEventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Certificate.SealEventID(childComplexity), true
+	case "Certificate.vendor":
+		if e.ComplexityRoot.Certificate.Vendor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Certificate.Vendor(childComplexity), true
+
+	case "CertificateConnection.edges":
+		if e.ComplexityRoot.CertificateConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertificateConnection.Edges(childComplexity), true
+	case "CertificateConnection.pageInfo":
+		if e.ComplexityRoot.CertificateConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertificateConnection.PageInfo(childComplexity), true
+
+	case "CertificateEdge.cursor":
+		if e.ComplexityRoot.CertificateEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertificateEdge.Cursor(childComplexity), true
+	case "CertificateEdge.node":
+		if e.ComplexityRoot.CertificateEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertificateEdge.Node(childComplexity), true
+
+	case "CertificateIssuePayload.certificate":
+		if e.ComplexityRoot.CertificateIssuePayload.Certificate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertificateIssuePayload.Certificate(childComplexity), true
+	case "CertificateIssuePayload.userErrors":
+		if e.ComplexityRoot.CertificateIssuePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertificateIssuePayload.UserErrors(childComplexity), true
+
 	case "Certification.expired":
 		if e.ComplexityRoot.Certification.Expired == nil {
 			break
@@ -1403,6 +1825,160 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CustodyEventEdge.Node(childComplexity), true
 
+	case "DispositionOutcome.buyer":
+		if e.ComplexityRoot.DispositionOutcome.Buyer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionOutcome.Buyer(childComplexity), true
+	case "DispositionOutcome.buyerCountry":
+		if e.ComplexityRoot.DispositionOutcome.BuyerCountry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionOutcome.BuyerCountry(childComplexity), true
+	case "DispositionOutcome.detail":
+		if e.ComplexityRoot.DispositionOutcome.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionOutcome.Detail(childComplexity), true
+	case "DispositionOutcome.downstreamCertification":
+		if e.ComplexityRoot.DispositionOutcome.DownstreamCertification == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionOutcome.DownstreamCertification(childComplexity), true
+	case "DispositionOutcome.downstreamVendor":
+		if e.ComplexityRoot.DispositionOutcome.DownstreamVendor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionOutcome.DownstreamVendor(childComplexity), true
+	case "DispositionOutcome.kind":
+		if e.ComplexityRoot.DispositionOutcome.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionOutcome.Kind(childComplexity), true
+	case "DispositionOutcome.note":
+		if e.ComplexityRoot.DispositionOutcome.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionOutcome.Note(childComplexity), true
+	case "DispositionOutcome.recordedAt":
+		if e.ComplexityRoot.DispositionOutcome.RecordedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionOutcome.RecordedAt(childComplexity), true
+
+	case "DispositionOutcomeRecordPayload.line":
+		if e.ComplexityRoot.DispositionOutcomeRecordPayload.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionOutcomeRecordPayload.Line(childComplexity), true
+	case "DispositionOutcomeRecordPayload.userErrors":
+		if e.ComplexityRoot.DispositionOutcomeRecordPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionOutcomeRecordPayload.UserErrors(childComplexity), true
+
+	case "DispositionReport.csvUrl":
+		if e.ComplexityRoot.DispositionReport.CSVURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionReport.CSVURL(childComplexity), true
+	case "DispositionReport.rows":
+		if e.ComplexityRoot.DispositionReport.Rows == nil {
+			break
+		}
+
+		args, err := ec.field_DispositionReport_rows_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.DispositionReport.Rows(childComplexity, args["first"].(*int)), true
+
+	case "DispositionReportRow.asset":
+		if e.ComplexityRoot.DispositionReportRow.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionReportRow.Asset(childComplexity), true
+	case "DispositionReportRow.assetTag":
+		if e.ComplexityRoot.DispositionReportRow.AssetTag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionReportRow.AssetTag(childComplexity), true
+	case "DispositionReportRow.certificateNumber":
+		if e.ComplexityRoot.DispositionReportRow.CertificateNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionReportRow.CertificateNumber(childComplexity), true
+	case "DispositionReportRow.model":
+		if e.ComplexityRoot.DispositionReportRow.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionReportRow.Model(childComplexity), true
+	case "DispositionReportRow.order":
+		if e.ComplexityRoot.DispositionReportRow.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionReportRow.Order(childComplexity), true
+	case "DispositionReportRow.outcome":
+		if e.ComplexityRoot.DispositionReportRow.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionReportRow.Outcome(childComplexity), true
+	case "DispositionReportRow.sanitizationMethod":
+		if e.ComplexityRoot.DispositionReportRow.SanitizationMethod == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionReportRow.SanitizationMethod(childComplexity), true
+	case "DispositionReportRow.serial":
+		if e.ComplexityRoot.DispositionReportRow.Serial == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionReportRow.Serial(childComplexity), true
+	case "DispositionReportRow.vendorName":
+		if e.ComplexityRoot.DispositionReportRow.VendorName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionReportRow.VendorName(childComplexity), true
+	case "DispositionReportRow.writtenBack":
+		if e.ComplexityRoot.DispositionReportRow.WrittenBack == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DispositionReportRow.WrittenBack(childComplexity), true
+
+	case "ItamWriteBackPayload.pickupOrder":
+		if e.ComplexityRoot.ItamWriteBackPayload.PickupOrder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ItamWriteBackPayload.PickupOrder(childComplexity), true
+	case "ItamWriteBackPayload.userErrors":
+		if e.ComplexityRoot.ItamWriteBackPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ItamWriteBackPayload.UserErrors(childComplexity), true
+
 	case "KeyValue.key":
 		if e.ComplexityRoot.KeyValue.Key == nil {
 			break
@@ -1614,6 +2190,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AssetReturnReceive(childComplexity, args["input"].(model.AssetReturnReceiveInput)), true
+	case "Mutation.certificateIssue":
+		if e.ComplexityRoot.Mutation.CertificateIssue == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_certificateIssue_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CertificateIssue(childComplexity, args["input"].(model.CertificateIssueInput)), true
 	case "Mutation.custodyEventCorrect":
 		if e.ComplexityRoot.Mutation.CustodyEventCorrect == nil {
 			break
@@ -1625,6 +2212,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CustodyEventCorrect(childComplexity, args["input"].(model.CustodyEventCorrectInput)), true
+	case "Mutation.dispositionOutcomeRecord":
+		if e.ComplexityRoot.Mutation.DispositionOutcomeRecord == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_dispositionOutcomeRecord_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DispositionOutcomeRecord(childComplexity, args["input"].(model.DispositionOutcomeRecordInput)), true
+	case "Mutation.itamWriteBack":
+		if e.ComplexityRoot.Mutation.ItamWriteBack == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_itamWriteBack_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ItamWriteBack(childComplexity, args["input"].(model.ItamWriteBackInput)), true
 	case "Mutation.ledgerKeyRotate":
 		if e.ComplexityRoot.Mutation.LedgerKeyRotate == nil {
 			break
@@ -1702,6 +2311,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PersonUpdate(childComplexity, args["input"].(model.PersonUpdateInput)), true
+	case "Mutation.pickupConfirm":
+		if e.ComplexityRoot.Mutation.PickupConfirm == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pickupConfirm_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PickupConfirm(childComplexity, args["input"].(model.PickupConfirmInput)), true
 	case "Mutation.pickupCountScan":
 		if e.ComplexityRoot.Mutation.PickupCountScan == nil {
 			break
@@ -1724,6 +2344,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PickupCountScanBulk(childComplexity, args["input"].(model.PickupCountScanBulkInput)), true
+	case "Mutation.pickupDiscrepancyResolve":
+		if e.ComplexityRoot.Mutation.PickupDiscrepancyResolve == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pickupDiscrepancyResolve_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PickupDiscrepancyResolve(childComplexity, args["input"].(model.PickupDiscrepancyResolveInput)), true
+	case "Mutation.pickupDockScan":
+		if e.ComplexityRoot.Mutation.PickupDockScan == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pickupDockScan_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PickupDockScan(childComplexity, args["input"].(model.PickupDockScanInput)), true
+	case "Mutation.pickupDockScanBulk":
+		if e.ComplexityRoot.Mutation.PickupDockScanBulk == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pickupDockScanBulk_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PickupDockScanBulk(childComplexity, args["input"].(model.PickupDockScanBulkInput)), true
 	case "Mutation.pickupOrderCreate":
 		if e.ComplexityRoot.Mutation.PickupOrderCreate == nil {
 			break
@@ -1757,6 +2410,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PickupOrderUnstage(childComplexity, args["input"].(model.PickupOrderUnstageInput)), true
+	case "Mutation.pickupReceiptConfirm":
+		if e.ComplexityRoot.Mutation.PickupReceiptConfirm == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pickupReceiptConfirm_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PickupReceiptConfirm(childComplexity, args["input"].(model.PickupReceiptConfirmInput)), true
+	case "Mutation.pickupReceiptScan":
+		if e.ComplexityRoot.Mutation.PickupReceiptScan == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pickupReceiptScan_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PickupReceiptScan(childComplexity, args["input"].(model.PickupReceiptScanInput)), true
+	case "Mutation.pickupReceiptScanBulk":
+		if e.ComplexityRoot.Mutation.PickupReceiptScanBulk == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pickupReceiptScanBulk_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PickupReceiptScanBulk(childComplexity, args["input"].(model.PickupReceiptScanBulkInput)), true
 	case "Mutation.recipientNotify":
 		if e.ComplexityRoot.Mutation.RecipientNotify == nil {
 			break
@@ -1768,6 +2454,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecipientNotify(childComplexity, args["input"].(model.RecipientNotifyInput)), true
+	case "Mutation.slaPolicySet":
+		if e.ComplexityRoot.Mutation.SLAPolicySet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_slaPolicySet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SLAPolicySet(childComplexity, args["input"].(model.SLAPolicySetInput)), true
+	case "Mutation.slaSweep":
+		if e.ComplexityRoot.Mutation.SLASweep == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.SLASweep(childComplexity), true
+	case "Mutation.sanitizationRecord":
+		if e.ComplexityRoot.Mutation.SanitizationRecord == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sanitizationRecord_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SanitizationRecord(childComplexity, args["input"].(model.SanitizationRecordInput)), true
 	case "Mutation.vendorCertificationsSet":
 		if e.ComplexityRoot.Mutation.VendorCertificationsSet == nil {
 			break
@@ -2232,6 +2946,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PersonUpdatePayload.UserErrors(childComplexity), true
 
+	case "PickupConfirmPayload.pickupOrder":
+		if e.ComplexityRoot.PickupConfirmPayload.PickupOrder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupConfirmPayload.PickupOrder(childComplexity), true
+	case "PickupConfirmPayload.userErrors":
+		if e.ComplexityRoot.PickupConfirmPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupConfirmPayload.UserErrors(childComplexity), true
+
 	case "PickupCountReport.counted":
 		if e.ComplexityRoot.PickupCountReport.Counted == nil {
 			break
@@ -2289,6 +3016,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PickupCountScanPayload.UserErrors(childComplexity), true
 
+	case "PickupDiscrepancyResolvePayload.resolution":
+		if e.ComplexityRoot.PickupDiscrepancyResolvePayload.Resolution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupDiscrepancyResolvePayload.Resolution(childComplexity), true
+	case "PickupDiscrepancyResolvePayload.userErrors":
+		if e.ComplexityRoot.PickupDiscrepancyResolvePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupDiscrepancyResolvePayload.UserErrors(childComplexity), true
+
 	case "PickupLine.asset":
 		if e.ComplexityRoot.PickupLine.Asset == nil {
 			break
@@ -2325,6 +3065,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PickupLine.Model(childComplexity), true
+	case "PickupLine.outcome":
+		if e.ComplexityRoot.PickupLine.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupLine.Outcome(childComplexity), true
+	case "PickupLine.sanitization":
+		if e.ComplexityRoot.PickupLine.Sanitization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupLine.Sanitization(childComplexity), true
 	case "PickupLine.serial":
 		if e.ComplexityRoot.PickupLine.Serial == nil {
 			break
@@ -2343,7 +3095,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PickupLine.Status(childComplexity), true
+	case "PickupLine.statusReason":
+		if e.ComplexityRoot.PickupLine.StatusReason == nil {
+			break
+		}
 
+		return e.ComplexityRoot.PickupLine.StatusReason(childComplexity), true
+	case "PickupLine.writtenBackAt":
+		if e.ComplexityRoot.PickupLine.WrittenBackAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupLine.WrittenBackAt(childComplexity), true
+
+	case "PickupOrder.certificate":
+		if e.ComplexityRoot.PickupOrder.Certificate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrder.Certificate(childComplexity), true
+	case "PickupOrder.certifiedAt":
+		if e.ComplexityRoot.PickupOrder.CertifiedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrder.CertifiedAt(childComplexity), true
+	case "PickupOrder.closedAt":
+		if e.ComplexityRoot.PickupOrder.ClosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrder.ClosedAt(childComplexity), true
 	case "PickupOrder.count":
 		if e.ComplexityRoot.PickupOrder.Count == nil {
 			break
@@ -2356,6 +3138,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PickupOrder.CreatedAt(childComplexity), true
+	case "PickupOrder.dock":
+		if e.ComplexityRoot.PickupOrder.Dock == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrder.Dock(childComplexity), true
 	case "PickupOrder.id":
 		if e.ComplexityRoot.PickupOrder.ID == nil {
 			break
@@ -2379,12 +3167,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PickupOrder.Note(childComplexity), true
+	case "PickupOrder.pickedUpAt":
+		if e.ComplexityRoot.PickupOrder.PickedUpAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrder.PickedUpAt(childComplexity), true
+	case "PickupOrder.receipt":
+		if e.ComplexityRoot.PickupOrder.Receipt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrder.Receipt(childComplexity), true
+	case "PickupOrder.receivedAt":
+		if e.ComplexityRoot.PickupOrder.ReceivedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrder.ReceivedAt(childComplexity), true
 	case "PickupOrder.scheduledOn":
 		if e.ComplexityRoot.PickupOrder.ScheduledOn == nil {
 			break
 		}
 
 		return e.ComplexityRoot.PickupOrder.ScheduledOn(childComplexity), true
+	case "PickupOrder.signatures":
+		if e.ComplexityRoot.PickupOrder.Signatures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupOrder.Signatures(childComplexity), true
 	case "PickupOrder.state":
 		if e.ComplexityRoot.PickupOrder.State == nil {
 			break
@@ -2463,6 +3275,99 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PickupOrderUnstagePayload.UserErrors(childComplexity), true
 
+	case "PickupPhaseReport.counted":
+		if e.ComplexityRoot.PickupPhaseReport.Counted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupPhaseReport.Counted(childComplexity), true
+	case "PickupPhaseReport.discrepancies":
+		if e.ComplexityRoot.PickupPhaseReport.Discrepancies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupPhaseReport.Discrepancies(childComplexity), true
+	case "PickupPhaseReport.lines":
+		if e.ComplexityRoot.PickupPhaseReport.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupPhaseReport.Lines(childComplexity), true
+	case "PickupPhaseReport.missing":
+		if e.ComplexityRoot.PickupPhaseReport.Missing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupPhaseReport.Missing(childComplexity), true
+	case "PickupPhaseReport.phase":
+		if e.ComplexityRoot.PickupPhaseReport.Phase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupPhaseReport.Phase(childComplexity), true
+	case "PickupPhaseReport.resolutions":
+		if e.ComplexityRoot.PickupPhaseReport.Resolutions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupPhaseReport.Resolutions(childComplexity), true
+
+	case "PickupReceiptConfirmPayload.pickupOrder":
+		if e.ComplexityRoot.PickupReceiptConfirmPayload.PickupOrder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupReceiptConfirmPayload.PickupOrder(childComplexity), true
+	case "PickupReceiptConfirmPayload.userErrors":
+		if e.ComplexityRoot.PickupReceiptConfirmPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupReceiptConfirmPayload.UserErrors(childComplexity), true
+
+	case "PickupResolution.action":
+		if e.ComplexityRoot.PickupResolution.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupResolution.Action(childComplexity), true
+	case "PickupResolution.id":
+		if e.ComplexityRoot.PickupResolution.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupResolution.ID(childComplexity), true
+	case "PickupResolution.line":
+		if e.ComplexityRoot.PickupResolution.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupResolution.Line(childComplexity), true
+	case "PickupResolution.phase":
+		if e.ComplexityRoot.PickupResolution.Phase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupResolution.Phase(childComplexity), true
+	case "PickupResolution.reason":
+		if e.ComplexityRoot.PickupResolution.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupResolution.Reason(childComplexity), true
+	case "PickupResolution.resolvedAt":
+		if e.ComplexityRoot.PickupResolution.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupResolution.ResolvedAt(childComplexity), true
+	case "PickupResolution.scanId":
+		if e.ComplexityRoot.PickupResolution.ScanID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupResolution.ScanID(childComplexity), true
+
 	case "PickupScan.assetTag":
 		if e.ComplexityRoot.PickupScan.AssetTag == nil {
 			break
@@ -2517,6 +3422,69 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PickupScan.Serial(childComplexity), true
+
+	case "PickupScanBulkPayload.discrepancies":
+		if e.ComplexityRoot.PickupScanBulkPayload.Discrepancies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupScanBulkPayload.Discrepancies(childComplexity), true
+	case "PickupScanBulkPayload.matched":
+		if e.ComplexityRoot.PickupScanBulkPayload.Matched == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupScanBulkPayload.Matched(childComplexity), true
+	case "PickupScanBulkPayload.userErrors":
+		if e.ComplexityRoot.PickupScanBulkPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupScanBulkPayload.UserErrors(childComplexity), true
+
+	case "PickupScanPayload.scan":
+		if e.ComplexityRoot.PickupScanPayload.Scan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupScanPayload.Scan(childComplexity), true
+	case "PickupScanPayload.userErrors":
+		if e.ComplexityRoot.PickupScanPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupScanPayload.UserErrors(childComplexity), true
+
+	case "PickupSignature.consentVersion":
+		if e.ComplexityRoot.PickupSignature.ConsentVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupSignature.ConsentVersion(childComplexity), true
+	case "PickupSignature.imageSha256":
+		if e.ComplexityRoot.PickupSignature.ImageSHA256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupSignature.ImageSHA256(childComplexity), true
+	case "PickupSignature.role":
+		if e.ComplexityRoot.PickupSignature.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupSignature.Role(childComplexity), true
+	case "PickupSignature.signedAt":
+		if e.ComplexityRoot.PickupSignature.SignedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupSignature.SignedAt(childComplexity), true
+	case "PickupSignature.name":
+		if e.ComplexityRoot.PickupSignature.TypedName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PickupSignature.TypedName(childComplexity), true
 
 	case "Query.asset":
 		if e.ComplexityRoot.Query.Asset == nil {
@@ -2584,6 +3552,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Assets(childComplexity, args["filter"].(*model.AssetFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.certificate":
+		if e.ComplexityRoot.Query.Certificate == nil {
+			break
+		}
+
+		args, err := ec.field_Query_certificate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Certificate(childComplexity, args["id"].(string)), true
+	case "Query.certificates":
+		if e.ComplexityRoot.Query.Certificates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_certificates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Certificates(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.dispositionReport":
+		if e.ComplexityRoot.Query.DispositionReport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_dispositionReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DispositionReport(childComplexity, args["filter"].(model.DispositionReportFilter)), true
 
 	case "Query.ledger":
 		if e.ComplexityRoot.Query.Ledger == nil {
@@ -2718,6 +3719,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Receipt(childComplexity, args["eventId"].(string)), true
+	case "Query.reconciliationReport":
+		if e.ComplexityRoot.Query.ReconciliationReport == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ReconciliationReport(childComplexity), true
+	case "Query.slaBreaches":
+		if e.ComplexityRoot.Query.SLABreaches == nil {
+			break
+		}
+
+		args, err := ec.field_Query_slaBreaches_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SLABreaches(childComplexity, args["filter"].(*model.SLABreachFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.slaPolicy":
+		if e.ComplexityRoot.Query.SLAPolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.SLAPolicy(childComplexity), true
 	case "Query.signature":
 		if e.ComplexityRoot.Query.Signature == nil {
 			break
@@ -2801,6 +3825,347 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RecipientNotifyPayload.UserErrors(childComplexity), true
+
+	case "ReconciliationItem.ageDays":
+		if e.ComplexityRoot.ReconciliationItem.AgeDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationItem.AgeDays(childComplexity), true
+	case "ReconciliationItem.assetTag":
+		if e.ComplexityRoot.ReconciliationItem.AssetTag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationItem.AssetTag(childComplexity), true
+	case "ReconciliationItem.breached":
+		if e.ComplexityRoot.ReconciliationItem.Breached == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationItem.Breached(childComplexity), true
+	case "ReconciliationItem.id":
+		if e.ComplexityRoot.ReconciliationItem.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationItem.ID(childComplexity), true
+	case "ReconciliationItem.kind":
+		if e.ComplexityRoot.ReconciliationItem.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationItem.Kind(childComplexity), true
+	case "ReconciliationItem.orderId":
+		if e.ComplexityRoot.ReconciliationItem.OrderID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationItem.OrderID(childComplexity), true
+	case "ReconciliationItem.serial":
+		if e.ComplexityRoot.ReconciliationItem.Serial == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationItem.Serial(childComplexity), true
+	case "ReconciliationItem.since":
+		if e.ComplexityRoot.ReconciliationItem.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationItem.Since(childComplexity), true
+	case "ReconciliationItem.stage":
+		if e.ComplexityRoot.ReconciliationItem.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationItem.Stage(childComplexity), true
+
+	case "ReconciliationReport.generatedAt":
+		if e.ComplexityRoot.ReconciliationReport.GeneratedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationReport.GeneratedAt(childComplexity), true
+	case "ReconciliationReport.items":
+		if e.ComplexityRoot.ReconciliationReport.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationReport.Items(childComplexity), true
+	case "ReconciliationReport.stages":
+		if e.ComplexityRoot.ReconciliationReport.Stages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationReport.Stages(childComplexity), true
+	case "ReconciliationReport.truncated":
+		if e.ComplexityRoot.ReconciliationReport.Truncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationReport.Truncated(childComplexity), true
+
+	case "ReconciliationStage.breached":
+		if e.ComplexityRoot.ReconciliationStage.Breached == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationStage.Breached(childComplexity), true
+	case "ReconciliationStage.count":
+		if e.ComplexityRoot.ReconciliationStage.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationStage.Count(childComplexity), true
+	case "ReconciliationStage.kind":
+		if e.ComplexityRoot.ReconciliationStage.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationStage.Kind(childComplexity), true
+	case "ReconciliationStage.oldestSince":
+		if e.ComplexityRoot.ReconciliationStage.OldestSince == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationStage.OldestSince(childComplexity), true
+	case "ReconciliationStage.stage":
+		if e.ComplexityRoot.ReconciliationStage.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationStage.Stage(childComplexity), true
+
+	case "SLABreach.dueAt":
+		if e.ComplexityRoot.SLABreach.DueAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLABreach.DueAt(childComplexity), true
+	case "SLABreach.id":
+		if e.ComplexityRoot.SLABreach.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLABreach.ID(childComplexity), true
+	case "SLABreach.raisedAt":
+		if e.ComplexityRoot.SLABreach.RaisedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLABreach.RaisedAt(childComplexity), true
+	case "SLABreach.since":
+		if e.ComplexityRoot.SLABreach.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLABreach.Since(childComplexity), true
+	case "SLABreach.stage":
+		if e.ComplexityRoot.SLABreach.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLABreach.Stage(childComplexity), true
+	case "SLABreach.subjectId":
+		if e.ComplexityRoot.SLABreach.SubjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLABreach.SubjectID(childComplexity), true
+	case "SLABreach.subjectKind":
+		if e.ComplexityRoot.SLABreach.SubjectKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLABreach.SubjectKind(childComplexity), true
+
+	case "SLABreachConnection.edges":
+		if e.ComplexityRoot.SLABreachConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLABreachConnection.Edges(childComplexity), true
+	case "SLABreachConnection.pageInfo":
+		if e.ComplexityRoot.SLABreachConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLABreachConnection.PageInfo(childComplexity), true
+
+	case "SLABreachEdge.cursor":
+		if e.ComplexityRoot.SLABreachEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLABreachEdge.Cursor(childComplexity), true
+	case "SLABreachEdge.node":
+		if e.ComplexityRoot.SLABreachEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLABreachEdge.Node(childComplexity), true
+
+	case "SLAPolicy.certificateToWriteBackDays":
+		if e.ComplexityRoot.SLAPolicy.CertificateToWriteBackDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.CertificateToWriteBackDays(childComplexity), true
+	case "SLAPolicy.offboardingDueDays":
+		if e.ComplexityRoot.SLAPolicy.OffboardingDueDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.OffboardingDueDays(childComplexity), true
+	case "SLAPolicy.pickedUpToCertificateDays":
+		if e.ComplexityRoot.SLAPolicy.PickedUpToCertificateDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.PickedUpToCertificateDays(childComplexity), true
+	case "SLAPolicy.retiredToStagedDays":
+		if e.ComplexityRoot.SLAPolicy.RetiredToStagedDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.RetiredToStagedDays(childComplexity), true
+	case "SLAPolicy.stagedToPickedUpDays":
+		if e.ComplexityRoot.SLAPolicy.StagedToPickedUpDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.StagedToPickedUpDays(childComplexity), true
+	case "SLAPolicy.updatedAt":
+		if e.ComplexityRoot.SLAPolicy.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.UpdatedAt(childComplexity), true
+	case "SLAPolicy.updatedBy":
+		if e.ComplexityRoot.SLAPolicy.UpdatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.UpdatedBy(childComplexity), true
+
+	case "SLAPolicySetPayload.policy":
+		if e.ComplexityRoot.SLAPolicySetPayload.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicySetPayload.Policy(childComplexity), true
+	case "SLAPolicySetPayload.userErrors":
+		if e.ComplexityRoot.SLAPolicySetPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicySetPayload.UserErrors(childComplexity), true
+
+	case "SLASweepPayload.raised":
+		if e.ComplexityRoot.SLASweepPayload.Raised == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLASweepPayload.Raised(childComplexity), true
+	case "SLASweepPayload.userErrors":
+		if e.ComplexityRoot.SLASweepPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLASweepPayload.UserErrors(childComplexity), true
+
+	case "SanitizationRecord.attestedAt":
+		if e.ComplexityRoot.SanitizationRecord.AttestedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SanitizationRecord.AttestedAt(childComplexity), true
+	case "SanitizationRecord.method":
+		if e.ComplexityRoot.SanitizationRecord.Method == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SanitizationRecord.Method(childComplexity), true
+	case "SanitizationRecord.performedAt":
+		if e.ComplexityRoot.SanitizationRecord.PerformedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SanitizationRecord.PerformedAt(childComplexity), true
+	case "SanitizationRecord.recordedAt":
+		if e.ComplexityRoot.SanitizationRecord.RecordedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SanitizationRecord.RecordedAt(childComplexity), true
+	case "SanitizationRecord.technicianName":
+		if e.ComplexityRoot.SanitizationRecord.TechnicianName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SanitizationRecord.TechnicianName(childComplexity), true
+	case "SanitizationRecord.technique":
+		if e.ComplexityRoot.SanitizationRecord.Technique == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SanitizationRecord.Technique(childComplexity), true
+	case "SanitizationRecord.tool":
+		if e.ComplexityRoot.SanitizationRecord.Tool == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SanitizationRecord.Tool(childComplexity), true
+	case "SanitizationRecord.toolVersion":
+		if e.ComplexityRoot.SanitizationRecord.ToolVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SanitizationRecord.ToolVersion(childComplexity), true
+	case "SanitizationRecord.validatedAt":
+		if e.ComplexityRoot.SanitizationRecord.ValidatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SanitizationRecord.ValidatedAt(childComplexity), true
+	case "SanitizationRecord.validatorName":
+		if e.ComplexityRoot.SanitizationRecord.ValidatorName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SanitizationRecord.ValidatorName(childComplexity), true
+	case "SanitizationRecord.verificationMethod":
+		if e.ComplexityRoot.SanitizationRecord.VerificationMethod == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SanitizationRecord.VerificationMethod(childComplexity), true
+	case "SanitizationRecord.verificationResult":
+		if e.ComplexityRoot.SanitizationRecord.VerificationResult == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SanitizationRecord.VerificationResult(childComplexity), true
+
+	case "SanitizationRecordPayload.line":
+		if e.ComplexityRoot.SanitizationRecordPayload.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SanitizationRecordPayload.Line(childComplexity), true
+	case "SanitizationRecordPayload.sanitization":
+		if e.ComplexityRoot.SanitizationRecordPayload.Sanitization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SanitizationRecordPayload.Sanitization(childComplexity), true
+	case "SanitizationRecordPayload.userErrors":
+		if e.ComplexityRoot.SanitizationRecordPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SanitizationRecordPayload.UserErrors(childComplexity), true
 
 	case "Signature.capturedBy":
 		if e.ComplexityRoot.Signature.CapturedBy == nil {
@@ -3104,9 +4469,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputAssetRetireInput,
 		ec.unmarshalInputAssetReturnFilter,
 		ec.unmarshalInputAssetReturnReceiveInput,
+		ec.unmarshalInputCertificateIssueInput,
 		ec.unmarshalInputCertificationInput,
 		ec.unmarshalInputCustodyEventCorrectInput,
 		ec.unmarshalInputCustodyEventStreamFilter,
+		ec.unmarshalInputDispositionOutcomeRecordInput,
+		ec.unmarshalInputDispositionReportFilter,
+		ec.unmarshalInputItamWriteBackInput,
 		ec.unmarshalInputKeyValueInput,
 		ec.unmarshalInputLedgerKeyRotateInput,
 		ec.unmarshalInputOffboardingCaseFilter,
@@ -3118,14 +4487,24 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputPersonCreateInput,
 		ec.unmarshalInputPersonFilter,
 		ec.unmarshalInputPersonUpdateInput,
+		ec.unmarshalInputPickupConfirmInput,
 		ec.unmarshalInputPickupCountScanBulkInput,
 		ec.unmarshalInputPickupCountScanInput,
+		ec.unmarshalInputPickupDiscrepancyResolveInput,
+		ec.unmarshalInputPickupDockScanBulkInput,
+		ec.unmarshalInputPickupDockScanInput,
 		ec.unmarshalInputPickupOrderCreateInput,
 		ec.unmarshalInputPickupOrderFilter,
 		ec.unmarshalInputPickupOrderStageInput,
 		ec.unmarshalInputPickupOrderUnstageInput,
+		ec.unmarshalInputPickupReceiptConfirmInput,
+		ec.unmarshalInputPickupReceiptScanBulkInput,
+		ec.unmarshalInputPickupReceiptScanInput,
 		ec.unmarshalInputPickupScanInput,
 		ec.unmarshalInputRecipientNotifyInput,
+		ec.unmarshalInputSLABreachFilter,
+		ec.unmarshalInputSLAPolicySetInput,
+		ec.unmarshalInputSanitizationRecordInput,
 		ec.unmarshalInputSignatureInput,
 		ec.unmarshalInputVendorCertificationsSetInput,
 		ec.unmarshalInputVendorEngageInput,
@@ -4013,6 +5392,26 @@ enum CustodyEventType {
   RETENTION_APPROVED
   "A STAGED asset was taken off its pickup order (details: order, vendor, reason); it is RETIRED again."
   UNSTAGED
+  """
+  A scan at the dock or at receipt did not match the manifest (order-level:
+  no asset; details: order, vendor, phase, result, scan, serial, assetTag,
+  detail). IT hears it live on the pickups topic.
+  """
+  PICKUP_DISCREPANCY
+  "IT decided about a dock or receipt discrepancy (order-level; details: order, phase, scan or line, action, reason)."
+  DISCREPANCY_RESOLVED
+  """
+  A certificate of sanitization and destruction was issued; its digest is
+  sealed in the log (order-level; details: order, vendor, certificate,
+  number, digest, lines).
+  """
+  CERTIFICATE_ISSUED
+  """
+  A record overstayed a stage's window of the tenant's SLA policy (no asset;
+  details: stage, subjectKind, subject, since, dueAt, and case for an
+  off-boarding case).
+  """
+  SLA_BREACHED
 }
 
 "A named fact of a custody event."
@@ -4175,6 +5574,12 @@ enum UserErrorCode {
   NOT_OUTSTANDING
   "The ITAD vendor holds no certification, or one has expired by the pickup date."
   CERTIFICATION_EXPIRED
+  "A pickup or receipt cannot be confirmed while a discrepancy is open or a line is unscanned (one error per discrepancy)."
+  UNRESOLVED_DISCREPANCY
+  "A data-bearing asset cannot reach an outcome without a sanitization record."
+  SANITIZATION_REQUIRED
+  "A certificate cannot be issued while a received line has no outcome (one error per line)."
+  UNPROCESSED_LINES
 }
 
 # ---------------------------------------------------------------------------
@@ -4486,8 +5891,9 @@ endpoint; authenticate in ` + "`" + `connection_init` + "`" + ` with
 type Subscription {
   """
   The tenant's custody log, live, filtered to the topics the caller's roles
-  may hear (HR: off-boarding and returns; IT and mailroom: custody events
-  and returns; an ITAD vendor: its own pickups only). With ` + "`" + `after` + "`" + `, first
+  may hear (HR: off-boarding and returns, with the SLA breaches of cases;
+  mailroom: custody events and returns; IT: those, pickups and SLA breaches;
+  an ITAD vendor hears nothing, the log being the tenant's). With ` + "`" + `after` + "`" + `, first
   replays every event committed after that sequence number, then continues
   live: no gap, no duplicate. Keep the ` + "`" + `seq` + "`" + ` of the last event received and
   pass it as ` + "`" + `after` + "`" + ` when reconnecting. Without ` + "`" + `after` + "`" + `, starts at the
@@ -4702,8 +6108,11 @@ input OffboardingCaseOpenInput {
   personId: ID!
   "Their last working day."
   lastDay: Date!
-  "When everything must be back (not before the last day)."
-  dueDate: Date!
+  """
+  When everything must be back (not before the last day). Omitted: the last
+  day plus the tenant's SLA policy ` + "`" + `offboardingDueDays` + "`" + ` (7 by default).
+  """
+  dueDate: Date
   "A free-text note."
   note: String
   "A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing."
@@ -5048,12 +6457,42 @@ type PickupOrder implements Node {
   ): [PickupLine!]!
   "How the physical count compares with the manifest so far."
   count: PickupCountReport!
+  "When the pickup was confirmed at the dock (state PICKED_UP)."
+  pickedUpAt: DateTime
+  "When the vendor confirmed receipt (state RECEIVED)."
+  receivedAt: DateTime
+  "When the certificate was issued (state CERTIFIED)."
+  certifiedAt: DateTime
+  "When the last certified asset was written back to ITAM (state CLOSED)."
+  closedAt: DateTime
+  """
+  How the vendor's dock scans compare with the manifest so far: what is
+  still missing, every open discrepancy and IT's resolutions.
+  """
+  dock: PickupPhaseReport!
+  """
+  How the vendor's receipt scans compare with what was picked up: what is
+  still missing, every open discrepancy and IT's resolutions.
+  """
+  receipt: PickupPhaseReport!
+  "The two signatures that confirmed the pickup (the technician's and the staff member's); empty before."
+  signatures: [PickupSignature!]!
+  "The certificate of sanitization and destruction, once issued."
+  certificate: Certificate
 }
 
-"Where a pickup order stands."
+"Where a pickup order stands, in order."
 enum PickupState {
-  "IT is staging assets and counting them; the vendor has not picked up yet."
+  "IT is staging assets and counting them, and the vendor scans them out at the dock; nothing has left yet."
   OPEN
+  "Confirmed at the dock with both signatures: the scanned assets are in the vendor's custody."
+  PICKED_UP
+  "The vendor confirmed receipt at its facility."
+  RECEIVED
+  "The vendor issued the certificate of sanitization and destruction."
+  CERTIFIED
+  "Every certified asset was written back to the ITAM system."
+  CLOSED
 }
 
 "One asset on a manifest, with what the vendor needs to identify it."
@@ -5074,6 +6513,14 @@ type PickupLine {
   status: PickupLineStatus!
   "When it was staged."
   stagedAt: DateTime!
+  "Why the line was REMOVED or LOST (the resolution's reason), if recorded."
+  statusReason: String
+  "What became of the asset at the vendor; null until recorded."
+  outcome: DispositionOutcome
+  "How the asset's media were sanitized, once the vendor recorded it."
+  sanitization: SanitizationRecord
+  "When its disposition was written back to the ITAM system."
+  writtenBackAt: DateTime
   "The asset record. Requires the right to see assets (ITAD vendors do not have it)."
   asset: Asset
 }
@@ -5084,6 +6531,14 @@ enum PickupLineStatus {
   STAGED
   "Taken off the order; the asset is RETIRED again."
   REMOVED
+  "Scanned out at the dock and confirmed: the vendor holds it."
+  PICKED_UP
+  "Received at the vendor's facility; a sanitization record (if it bears data) and an outcome follow."
+  RECEIVED
+  "Missing at the dock or at receipt and resolved as lost: the asset is LOST."
+  LOST
+  "Its disposition was written back to the ITAM system: the asset is CLOSED."
+  WRITTEN_BACK
 }
 
 "One scan of an item against a manifest."
@@ -5112,6 +6567,10 @@ type PickupScan {
 enum PickupScanPhase {
   "IT's physical count of the staged assets before the pickup."
   COUNT
+  "The vendor's technician scans each item as it leaves the dock, against the STAGED lines."
+  PICKUP
+  "The vendor scans what arrived at its facility, against the PICKED_UP lines."
+  RECEIPT
 }
 
 "How a scan compares with the manifest."
@@ -5261,6 +6720,854 @@ type PickupCountScanBulkPayload {
   "The scans that did not match, with their results (empty when all matched)."
   discrepancies: [PickupScan!]
   "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+# ---------------------------------------------------------------------------
+# ITAD disposition: dock pickup, receipt, sanitization, certificates, write-back
+
+extend type Query {
+  """
+  A certificate of sanitization and destruction by its global id, or null
+  when not found. ITAD vendor staff see only their own organisation's.
+  """
+  certificate(
+    "The certificate's global id."
+    id: ID!
+  ): Certificate
+
+  "Certificates, in the order they were issued; ITAD vendor staff see only their own organisation's."
+  certificates(
+    "How many certificates to return, from 0 to 100 (default 20)."
+    first: Int
+    "Returns certificates after this cursor."
+    after: String
+  ): CertificateConnection!
+
+  """
+  The disposition report: the assets of one pickup order, or of a range of
+  outcome dates, that reached an outcome at the vendor, with what the ITAM
+  system needs to retire each record.
+  """
+  dispositionReport(
+    "An order, or a date range (from and to), or both."
+    filter: DispositionReportFilter!
+  ): DispositionReport!
+
+  "The tenant's SLA policy: the defaults until an admin sets it."
+  slaPolicy: SLAPolicy!
+
+  "SLA breaches, in the order they were raised."
+  slaBreaches(
+    "Narrows the list; omit to list every breach."
+    filter: SLABreachFilter
+    "How many breaches to return, from 0 to 100 (default 20)."
+    first: Int
+    "Returns breaches after this cursor."
+    after: String
+  ): SLABreachConnection!
+
+  """
+  The quarterly review of everything not yet closed: every asset from
+  RETIRED to its outcome, every pickup order not CLOSED and every open
+  off-boarding case, stage by stage in process order, oldest first, with
+  whether each ever breached a window. One consistent snapshot.
+  """
+  reconciliationReport: ReconciliationReport!
+}
+
+extend type Mutation {
+  """
+  Records one scan by the vendor's technician as an item leaves the dock
+  (phase PICKUP), against an OPEN order's STAGED lines, and answers at once
+  how it compares with the manifest. A scan that does not match appends a
+  PICKUP_DISCREPANCY event, which IT hears live. ITAD vendor staff scan
+  their own organisation's orders only (another's is NOT_FOUND); IT may scan
+  too.
+  """
+  pickupDockScan(
+    "The order and what was scanned."
+    input: PickupDockScanInput!
+  ): PickupScanPayload!
+
+  "Records many dock scans at once (up to 10,000), each compared with the manifest and the scans before it."
+  pickupDockScanBulk(
+    "The order and the scans, in scan order."
+    input: PickupDockScanBulkInput!
+  ): PickupScanBulkPayload!
+
+  """
+  Records one scan at the vendor's facility (phase RECEIPT), against what a
+  PICKED_UP order's dock pickup confirmed, and answers at once how it
+  compares. A scan that does not match appends a PICKUP_DISCREPANCY event.
+  """
+  pickupReceiptScan(
+    "The order and what was scanned."
+    input: PickupReceiptScanInput!
+  ): PickupScanPayload!
+
+  "Records many receipt scans at once (up to 10,000), each compared with what was picked up and the scans before it."
+  pickupReceiptScanBulk(
+    "The order and the scans, in scan order."
+    input: PickupReceiptScanBulkInput!
+  ): PickupScanBulkPayload!
+
+  """
+  Records IT's decision about one discrepancy of the dock (order OPEN) or
+  of the receipt (order PICKED_UP): a scan that did not match (` + "`" + `scanId` + "`" + `)
+  or a line no scan matched (` + "`" + `assetId` + "`" + `), each resolved once (DUPLICATE
+  after that), with a reason (custody event DISCREPANCY_RESOLVED). See
+  ResolutionAction for what each action does. Refused: LOST for a scanned
+  item, ACCEPT for a missing line, REMOVE of a picked-up asset at receipt
+  (resolve it as LOST), and accepting an unexpected asset of the tenant
+  that is not RETIRED, or at receipt at all (ILLEGAL_TRANSITION).
+  """
+  pickupDiscrepancyResolve(
+    "The order, the phase, the discrepancy and the decision."
+    input: PickupDiscrepancyResolveInput!
+  ): PickupDiscrepancyResolvePayload!
+
+  """
+  Confirms an OPEN order's dock pickup with two signatures: the vendor's
+  technician's (an ITAD_VENDOR member of the order's vendor) and the
+  caller's, the staff member who releases the assets. Refused with one
+  UNRESOLVED_DISCREPANCY per open discrepancy or unscanned line, writing
+  nothing. Exactly the scanned assets become PICKED_UP in the vendor's
+  custody (one PICKED_UP event each, bound to both signatures' image
+  hashes), and the order PICKED_UP.
+  """
+  pickupConfirm(
+    "The order, the technician and both signatures."
+    input: PickupConfirmInput!
+  ): PickupConfirmPayload!
+
+  """
+  Confirms that a PICKED_UP order arrived at the vendor's facility, once
+  every receipt discrepancy is resolved and every picked-up line is scanned
+  or resolved (otherwise one UNRESOLVED_DISCREPANCY per problem): the
+  received assets are AT_VENDOR (custody event ARRIVED_AT_VENDOR each) and
+  the order RECEIVED.
+  """
+  pickupReceiptConfirm(
+    "The order."
+    input: PickupReceiptConfirmInput!
+  ): PickupReceiptConfirmPayload!
+
+  """
+  Records, per serial, how a RECEIVED asset's media were sanitized (NIST SP
+  800-88 Rev. 2), attested by the technician and validated by a second
+  person. CLEAR and PURGE make the asset SANITIZED (custody event
+  SANITIZED); DESTROY makes it DESTROYED (custody event DESTROYED), which is
+  also its outcome. Refused: a failed verification (repeat it, or destroy
+  the media), a missing attestation, a validator who is the technician, a
+  time in the future or before the pickup, an asset that already has a
+  record (DUPLICATE) or an outcome (ILLEGAL_TRANSITION).
+  """
+  sanitizationRecord(
+    "The order, the asset and the record."
+    input: SanitizationRecordInput!
+  ): SanitizationRecordPayload!
+
+  """
+  Records what became of a RECEIVED asset: REUSED, REMARKETED or EXPORTED
+  (custody event REMARKETED), RECYCLED (RECYCLED) or DESTROYED (DESTROYED).
+  A data-bearing asset must have its sanitization recorded first
+  (SANITIZATION_REQUIRED). An asset gets one outcome.
+  """
+  dispositionOutcomeRecord(
+    "The order, the asset and its outcome."
+    input: DispositionOutcomeRecordInput!
+  ): DispositionOutcomeRecordPayload!
+
+  """
+  Issues the certificate of sanitization and destruction of a RECEIVED
+  order once every received asset has an outcome (otherwise one
+  UNPROCESSED_LINES per asset without one): every processed serial with its
+  method and outcome. Its digest is sealed in the tenant's log by a
+  CERTIFICATE_ISSUED event, which has a receipt; the order is CERTIFIED.
+  """
+  certificateIssue(
+    "The order."
+    input: CertificateIssueInput!
+  ): CertificateIssuePayload!
+
+  """
+  Records that the ITAM system now knows the disposition of a CERTIFIED
+  order's assets (imported from ` + "`" + `DispositionReport.csvUrl` + "`" + `): each becomes
+  CLOSED (custody event CLOSED naming the certificate) and its line
+  WRITTEN_BACK. The order is CLOSED when no certified asset is left to
+  write back. NOT_OUTSTANDING for an asset that is not awaiting write-back.
+  """
+  itamWriteBack(
+    "The order and, optionally, which of its assets."
+    input: ItamWriteBackInput!
+  ): ItamWriteBackPayload!
+
+  """
+  Replaces every window of the tenant's SLA policy. A change someone else
+  made meanwhile is refused with CONCURRENT_UPDATE. The sweeps after it
+  apply the new windows; breaches already raised stay.
+  """
+  slaPolicySet(
+    "Every window, in days."
+    input: SLAPolicySetInput!
+  ): SLAPolicySetPayload!
+
+  """
+  Runs the SLA sweep of the caller's tenant now rather than on the server's
+  schedule: raises a breach (custody event SLA_BREACHED, live on the sla
+  topic) for every record past its stage's window, once per record and
+  stage however often sweeps run. A record that fails to raise is reported
+  as an error after the count; the next sweep retries it.
+  """
+  slaSweep: SLASweepPayload!
+}
+
+"How one scanning phase of an order, the dock pickup or the receipt, compares with the manifest."
+type PickupPhaseReport {
+  "The phase: PICKUP (the dock) or RECEIPT."
+  phase: PickupScanPhase!
+  "How many lines the phase expects: at the dock every line still on the order, at receipt every line picked up."
+  lines: Int!
+  "How many of them a scan matched or an accepted discrepancy accounts for."
+  counted: Int!
+  "Expected lines neither scanned nor resolved."
+  missing: [PickupLine!]!
+  "Scans that did not match and are not resolved yet: unexpected, substituted or duplicate."
+  discrepancies: [PickupScan!]!
+  "IT's decisions so far, in order."
+  resolutions: [PickupResolution!]!
+}
+
+"IT's decision about one discrepancy of the dock or the receipt: a scan that did not match, or a line no scan matched. Written once."
+type PickupResolution {
+  "The resolution's id."
+  id: ID!
+  "The phase: PICKUP (the dock) or RECEIPT."
+  phase: PickupScanPhase!
+  "The discrepant scan, as ` + "`" + `PickupScan.id` + "`" + ` shows it; null for a missing line."
+  scanId: ID
+  """
+  The manifest line the decision is about: the missing line, the line a scan
+  was taken for, or the line an accepted unexpected asset got; null for an
+  item the tenant does not know.
+  """
+  line: PickupLine
+  "What IT decided."
+  action: ResolutionAction!
+  "Why."
+  reason: String!
+  "When it was decided."
+  resolvedAt: DateTime!
+}
+
+"What IT decided about a discrepancy."
+enum ResolutionAction {
+  """
+  Accepted: a substituted item counts as its line; an unexpected item that
+  is a RETIRED asset of the tenant joins the order (STAGED); an unexpected
+  item the tenant does not know leaves with the vendor, noted; a duplicate
+  is acknowledged.
+  """
+  ACCEPT
+  """
+  Kept back: a substituted item's line, or a missing line, is taken off the
+  order and its asset is RETIRED again (at the dock only); an unexpected or
+  duplicate item simply stays.
+  """
+  REMOVE
+  "A missing line's asset is LOST (custody event REPORTED_LOST), and so is the line."
+  LOST
+}
+
+"One of the two signatures that confirmed a dock pickup. The signers are members (the vendor's technician, the tenant's staff), not employees."
+type PickupSignature {
+  "On whose behalf it was signed."
+  role: PickupSignerRole!
+  "The name the signer typed."
+  name: String!
+  "When the server recorded it."
+  signedAt: DateTime!
+  "The SHA-256 of the drawn image (hex), as the PICKED_UP events record it."
+  imageSha256: String!
+  "The version of the consent text shown to the signer."
+  consentVersion: String!
+}
+
+"On whose behalf a pickup confirmation was signed."
+enum PickupSignerRole {
+  "The vendor's technician who took the assets."
+  TECHNICIAN
+  "The tenant's staff member who released them."
+  STAFF
+}
+
+"""
+The vendor's record, per serial, of how one asset's media were sanitized
+(NIST SP 800-88 Rev. 2): the method, the technique and tool, the
+verification, the technician's attestation and a second person's
+validation. Written once.
+"""
+type SanitizationRecord {
+  "The NIST SP 800-88 sanitization category."
+  method: SanitizationMethod!
+  "What was done, e.g. \"ATA Sanitize Block Erase\", \"cryptographic erase\", \"shred to 2 mm\"."
+  technique: String!
+  "The tool used."
+  tool: String!
+  "The tool's version."
+  toolVersion: String!
+  "How the result was checked, e.g. \"full read-back\", \"visual inspection\"."
+  verificationMethod: String!
+  "What the verification found."
+  verificationResult: VerificationResult!
+  "When the sanitization was performed."
+  performedAt: DateTime!
+  "The technician who performed it and attests it."
+  technicianName: String!
+  "When the technician's attestation was recorded."
+  attestedAt: DateTime!
+  "The second person who validated it."
+  validatorName: String!
+  "When it was validated."
+  validatedAt: DateTime!
+  "When the server recorded it."
+  recordedAt: DateTime!
+}
+
+"A NIST SP 800-88 Rev. 2 sanitization category."
+enum SanitizationMethod {
+  "Logical techniques against simple, non-invasive recovery (overwrite, reset): the asset is SANITIZED."
+  CLEAR
+  "Techniques that make recovery infeasible even in a laboratory (block erase, cryptographic erase, degaussing): the asset is SANITIZED."
+  PURGE
+  "The media cannot be used again nor the data recovered (shred, disintegrate, incinerate): the asset is DESTROYED, its outcome."
+  DESTROY
+}
+
+"What the verification of a sanitization found."
+enum VerificationResult {
+  "The sanitization is confirmed."
+  PASSED
+  "The sanitization failed: not a sanitization, so it is refused (repeat it, or destroy the media)."
+  FAILED
+}
+
+"What finally became of one asset at the vendor."
+type DispositionOutcome {
+  "The outcome."
+  kind: DispositionOutcomeKind!
+  "Who bought a remarketed or exported asset."
+  buyer: String
+  "The buyer's country (ISO 3166 alpha-2), for an exported asset."
+  buyerCountry: String
+  "The downstream vendor that recycled the asset."
+  downstreamVendor: String
+  "The downstream vendor's certification."
+  downstreamCertification: String
+  "A free-text note (for a destruction recorded with the sanitization: its technique)."
+  note: String
+  "Who took the asset, as the certificate words it: the buyer and country, or the recycler and its certification, and the note."
+  detail: String
+  "When it was recorded."
+  recordedAt: DateTime!
+}
+
+"What finally became of an asset at the vendor."
+enum DispositionOutcomeKind {
+  "Reused as is (redeployed or donated)."
+  REUSED
+  "Sold on the domestic market (buyer named)."
+  REMARKETED
+  "Sold abroad (buyer and country named)."
+  EXPORTED
+  "Recycled by a named downstream vendor with its certification."
+  RECYCLED
+  "Physically destroyed."
+  DESTROYED
+}
+
+"""
+A vendor's certificate of sanitization and destruction for one pickup order:
+every processed asset with its sanitization and outcome. Its digest is
+sealed in the tenant's custody log, so the certificate can be verified
+offline with the sealing event's receipt.
+"""
+type Certificate implements Node {
+  "The certificate's opaque global id."
+  id: ID!
+  "The certificate's human reference, unique in the tenant, e.g. ` + "`" + `COS-20261122-9F3A61C2` + "`" + `."
+  number: String!
+  "The pickup order it certifies."
+  order: PickupOrder
+  "The vendor that issued it."
+  vendor: Vendor
+  "When it was issued."
+  issuedAt: DateTime!
+  "The hex SHA-256 of the canonical certificate document: what the log seals."
+  digest: String!
+  "The global id of the CERTIFICATE_ISSUED custody event that seals the digest."
+  sealEventId: ID!
+  "Where the certificate downloads as a PDF (same bearer token), relative to the API's origin."
+  pdfUrl: String!
+  """
+  Where the sealing event's receipt downloads, for ` + "`" + `custody verify` + "`" + ` (same
+  bearer token; needs the right to read receipts), relative to the API's
+  origin.
+  """
+  receiptUrl: String!
+}
+
+"A page of certificates."
+type CertificateConnection {
+  "The certificates of this page, each with its cursor."
+  edges: [CertificateEdge!]!
+  "Where this page stands in the list."
+  pageInfo: PageInfo!
+}
+
+"A certificate in a list."
+type CertificateEdge {
+  "An opaque cursor: pass it as ` + "`" + `after` + "`" + ` to continue after this certificate."
+  cursor: String!
+  "The certificate."
+  node: Certificate!
+}
+
+"Narrows ` + "`" + `Query.dispositionReport` + "`" + `: give an order, or a date range (both from and to), or both."
+input DispositionReportFilter {
+  "Only the assets of this pickup order (global id)."
+  orderId: ID
+  "Only assets whose outcome was recorded on or after this day (UTC)."
+  from: Date
+  "Only assets whose outcome was recorded before this day (UTC, exclusive: November is from 2026-11-01 to 2026-12-01)."
+  to: Date
+}
+
+"The disposition report: the assets that reached an outcome, with what the ITAM system needs to retire each record."
+type DispositionReport {
+  "The assets, by order then asset."
+  rows(
+    "How many rows to return, from 0 to 1000 (default 100); the CSV holds them all."
+    first: Int
+  ): [DispositionReportRow!]!
+  """
+  Where the whole report downloads as a CSV a ServiceNow ` + "`" + `alm_hardware` + "`" + `
+  import understands (same bearer token), relative to the API's origin.
+  """
+  csvUrl: String!
+}
+
+"One asset of a disposition report."
+type DispositionReportRow {
+  "The company asset tag, if any."
+  assetTag: String
+  "The manufacturer serial, if known."
+  serial: String
+  "The model."
+  model: String!
+  "The pickup order that took the asset."
+  order: PickupOrder!
+  "The name of the vendor that disposed of it."
+  vendorName: String!
+  "What became of it."
+  outcome: DispositionOutcome!
+  "How its media were sanitized; null for an asset with no sanitization record (it bears no data)."
+  sanitizationMethod: SanitizationMethod
+  "The number of the order's certificate; null before it is issued."
+  certificateNumber: String
+  "Whether its disposition was written back to the ITAM system."
+  writtenBack: Boolean!
+  "The asset record. Requires the right to see assets."
+  asset: Asset
+}
+
+"""
+The tenant's time-bound triggers: how many days a record may wait in each
+stage of disposition or off-boarding before a breach is raised.
+"""
+type SLAPolicy {
+  "Days a RETIRED asset may wait to be staged on a pickup order (default 30)."
+  retiredToStagedDays: Int!
+  "Days an order's staged assets may wait for the pickup (default 14)."
+  stagedToPickedUpDays: Int!
+  "Days from the pickup to the certificate (default 30)."
+  pickedUpToCertificateDays: Int!
+  "Days from the certificate to the ITAM write-back (default 7)."
+  certificateToWriteBackDays: Int!
+  """
+  The default due date of an off-boarding case opened without one, in days
+  after the last day (default 7). A case still open after its own due date
+  breaches OFFBOARDING_DUE.
+  """
+  offboardingDueDays: Int!
+  "When an admin last set the policy; null while the defaults apply."
+  updatedAt: DateTime
+  "The member who last set it."
+  updatedBy: Member
+}
+
+"A time-bound step of disposition or off-boarding, with a window in the tenant's SLA policy."
+enum SLAStage {
+  "A RETIRED asset must be staged on a pickup order."
+  RETIRED_TO_STAGED
+  "An order's staged assets must be picked up."
+  STAGED_TO_PICKED_UP
+  "A picked-up order must be certified."
+  PICKED_UP_TO_CERTIFICATE
+  "A certified order must be written back to the ITAM system."
+  CERTIFICATE_TO_WRITE_BACK
+  "An off-boarding case must complete by its due date."
+  OFFBOARDING_DUE
+}
+
+"The kind of record a breach or a reconciliation item is about."
+enum SLASubjectKind {
+  "An asset."
+  ASSET
+  "A pickup order."
+  PICKUP_ORDER
+  "An off-boarding case."
+  OFFBOARDING_CASE
+}
+
+"A record that overstayed one stage's window, raised once per record and stage and announced by an SLA_BREACHED custody event."
+type SLABreach {
+  "The breach's id."
+  id: ID!
+  "The stage overstayed."
+  stage: SLAStage!
+  "What kind of record overstayed it."
+  subjectKind: SLASubjectKind!
+  "The global id of the asset, pickup order or off-boarding case."
+  subjectId: ID!
+  "When the record entered the stage."
+  since: DateTime!
+  "When it should have left it."
+  dueAt: DateTime!
+  "When the breach was raised."
+  raisedAt: DateTime!
+}
+
+"Narrows ` + "`" + `Query.slaBreaches` + "`" + `."
+input SLABreachFilter {
+  "Only breaches of this stage."
+  stage: SLAStage
+  "Only breaches about this kind of record."
+  subjectKind: SLASubjectKind
+  "Only breaches about this record (the global id of an asset, pickup order or off-boarding case)."
+  subjectId: ID
+}
+
+"A page of SLA breaches."
+type SLABreachConnection {
+  "The breaches of this page, each with its cursor."
+  edges: [SLABreachEdge!]!
+  "Where this page stands in the list."
+  pageInfo: PageInfo!
+}
+
+"An SLA breach in a list."
+type SLABreachEdge {
+  "An opaque cursor: pass it as ` + "`" + `after` + "`" + ` to continue after this breach."
+  cursor: String!
+  "The breach."
+  node: SLABreach!
+}
+
+"Everything not yet closed, by stage and age: the quarterly reconciliation."
+type ReconciliationReport {
+  "When the snapshot was taken."
+  generatedAt: DateTime!
+  """
+  Every stage in process order, empty ones included: the asset states from
+  RETIRED to the outcome, the pickup order states before CLOSED, then open
+  off-boarding cases.
+  """
+  stages: [ReconciliationStage!]!
+  "The records, by stage (as ` + "`" + `stages` + "`" + `) then oldest first; at most 50,000 (see ` + "`" + `truncated` + "`" + `)."
+  items: [ReconciliationItem!]!
+  "True when ` + "`" + `items` + "`" + ` stops at 50,000 (the earliest stages' oldest records are kept); ` + "`" + `stages` + "`" + ` stays exact."
+  truncated: Boolean!
+}
+
+"The totals of one stage of a reconciliation."
+type ReconciliationStage {
+  "The asset state, pickup order state or case state (OPEN) the stage's records are in."
+  stage: String!
+  "What kind of record the stage holds."
+  kind: SLASubjectKind!
+  "How many records are in the stage."
+  count: Int!
+  "When the longest-waiting record entered the stage; null when the stage is empty."
+  oldestSince: DateTime
+  "How many of them ever breached a window."
+  breached: Int!
+}
+
+"One record of a reconciliation."
+type ReconciliationItem {
+  "What kind of record it is."
+  kind: SLASubjectKind!
+  "The record's global id (an Asset, PickupOrder or OffboardingCase)."
+  id: ID!
+  "The asset state, pickup order state or case state (OPEN) it is in."
+  stage: String!
+  "An asset's manufacturer serial, if known."
+  serial: String
+  "An asset's company asset tag, if any."
+  assetTag: String
+  "The global id of the pickup order an asset is on, or of the order itself."
+  orderId: ID
+  "When it entered the stage."
+  since: DateTime!
+  "Whole days since it entered the stage."
+  ageDays: Int!
+  "Whether any breach was raised for it."
+  breached: Boolean!
+}
+
+"One dock scan."
+input PickupDockScanInput {
+  "The global id of an OPEN order."
+  orderId: ID!
+  "What was scanned."
+  scan: PickupScanInput!
+}
+
+"Many dock scans."
+input PickupDockScanBulkInput {
+  "The global id of an OPEN order."
+  orderId: ID!
+  "The scans, in scan order (1 to 10,000)."
+  scans: [PickupScanInput!]!
+}
+
+"One receipt scan."
+input PickupReceiptScanInput {
+  "The global id of a PICKED_UP order."
+  orderId: ID!
+  "What was scanned."
+  scan: PickupScanInput!
+}
+
+"Many receipt scans."
+input PickupReceiptScanBulkInput {
+  "The global id of a PICKED_UP order."
+  orderId: ID!
+  "The scans, in scan order (1 to 10,000)."
+  scans: [PickupScanInput!]!
+}
+
+"The result of ` + "`" + `pickupDockScan` + "`" + ` and ` + "`" + `pickupReceiptScan` + "`" + `."
+type PickupScanPayload {
+  "The scan with its result, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  scan: PickupScan
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"The result of ` + "`" + `pickupDockScanBulk` + "`" + ` and ` + "`" + `pickupReceiptScanBulk` + "`" + `."
+type PickupScanBulkPayload {
+  "How many scans matched a manifest line."
+  matched: Int!
+  "The scans that did not match, with their results (empty when all matched)."
+  discrepancies: [PickupScan!]
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"IT's decision about one discrepancy: give ` + "`" + `scanId` + "`" + ` for a scan that did not match, or ` + "`" + `assetId` + "`" + ` for a missing line."
+input PickupDiscrepancyResolveInput {
+  "The global id of the order: OPEN for the dock, PICKED_UP for the receipt."
+  orderId: ID!
+  "The phase: PICKUP (the dock) or RECEIPT."
+  phase: PickupScanPhase!
+  "The discrepant scan, as ` + "`" + `PickupScan.id` + "`" + ` shows it."
+  scanId: ID
+  "The global id of the asset of a missing line."
+  assetId: ID
+  "The decision."
+  action: ResolutionAction!
+  "Why."
+  reason: String!
+}
+
+"The result of ` + "`" + `pickupDiscrepancyResolve` + "`" + `."
+type PickupDiscrepancyResolvePayload {
+  "The resolution recorded, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  resolution: PickupResolution
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Confirms a dock pickup."
+input PickupConfirmInput {
+  "The global id of an OPEN order."
+  orderId: ID!
+  "The global id of the vendor's technician who takes the assets: an ITAD_VENDOR member of the order's vendor."
+  technicianMemberId: ID!
+  "The technician's signature."
+  technicianSignature: SignatureInput!
+  "The signature of the caller, the staff member who releases the assets."
+  staffSignature: SignatureInput!
+}
+
+"The result of ` + "`" + `pickupConfirm` + "`" + `."
+type PickupConfirmPayload {
+  "The order, now PICKED_UP, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  pickupOrder: PickupOrder
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Confirms a receipt."
+input PickupReceiptConfirmInput {
+  "The global id of a PICKED_UP order."
+  orderId: ID!
+}
+
+"The result of ` + "`" + `pickupReceiptConfirm` + "`" + `."
+type PickupReceiptConfirmPayload {
+  "The order, now RECEIVED, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  pickupOrder: PickupOrder
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"The sanitization record of one received asset."
+input SanitizationRecordInput {
+  "The global id of a RECEIVED order."
+  orderId: ID!
+  "The asset's serial; give it, the asset tag, or both (they must name the same line)."
+  serial: String
+  "The asset's tag."
+  assetTag: String
+  "The NIST SP 800-88 category."
+  method: SanitizationMethod!
+  "What was done (at most 500 characters)."
+  technique: String!
+  "The tool used."
+  tool: String!
+  "The tool's version."
+  toolVersion: String!
+  "How the result was checked."
+  verificationMethod: String!
+  "What the verification found: only PASSED is recorded."
+  verificationResult: VerificationResult!
+  "When the sanitization was performed: after the pickup, not in the future."
+  performedAt: DateTime!
+  "The technician who performed it."
+  technicianName: String!
+  "Must be true: by recording, the technician attests that the sanitization was performed as stated."
+  technicianAttests: Boolean!
+  "The second person who validated it (not the technician)."
+  validatorName: String!
+  "When it was validated: not before it was performed, not in the future."
+  validatedAt: DateTime!
+  "A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing."
+  idempotencyKey: String
+}
+
+"The result of ` + "`" + `sanitizationRecord` + "`" + `."
+type SanitizationRecordPayload {
+  "The record, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  sanitization: SanitizationRecord
+  "The asset's manifest line (with its outcome when the method was DESTROY), or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  line: PickupLine
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"The outcome of one received asset."
+input DispositionOutcomeRecordInput {
+  "The global id of a RECEIVED order."
+  orderId: ID!
+  "The asset's serial; give it, the asset tag, or both (they must name the same line)."
+  serial: String
+  "The asset's tag."
+  assetTag: String
+  "What became of the asset."
+  outcome: DispositionOutcomeKind!
+  "The buyer: required for REMARKETED and EXPORTED."
+  buyer: String
+  "The buyer's country, ISO 3166 alpha-2: required for EXPORTED."
+  buyerCountry: String
+  "The downstream recycler: required for RECYCLED."
+  downstreamVendor: String
+  "The recycler's certification: required for RECYCLED."
+  downstreamCertification: String
+  "A free-text note."
+  note: String
+  "A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing."
+  idempotencyKey: String
+}
+
+"The result of ` + "`" + `dispositionOutcomeRecord` + "`" + `."
+type DispositionOutcomeRecordPayload {
+  "The asset's manifest line with its outcome, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  line: PickupLine
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Issues an order's certificate."
+input CertificateIssueInput {
+  "The global id of a RECEIVED order."
+  orderId: ID!
+}
+
+"The result of ` + "`" + `certificateIssue` + "`" + `."
+type CertificateIssuePayload {
+  "The certificate, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  certificate: Certificate
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Marks certified assets as written back to the ITAM system."
+input ItamWriteBackInput {
+  "The global id of a CERTIFIED order."
+  orderId: ID!
+  "Only these assets (global ids, at most 10,000); omitted or empty: every certified asset not yet written back."
+  assetIds: [ID!]
+}
+
+"The result of ` + "`" + `itamWriteBack` + "`" + `."
+type ItamWriteBackPayload {
+  "The order (CLOSED once nothing is left to write back), or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  pickupOrder: PickupOrder
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Every window of the SLA policy, in days, each from 1 to 3650."
+input SLAPolicySetInput {
+  "Days a RETIRED asset may wait to be staged."
+  retiredToStagedDays: Int!
+  "Days staged assets may wait for the pickup."
+  stagedToPickedUpDays: Int!
+  "Days from the pickup to the certificate."
+  pickedUpToCertificateDays: Int!
+  "Days from the certificate to the ITAM write-back."
+  certificateToWriteBackDays: Int!
+  "The default due date of an off-boarding case, in days after the last day."
+  offboardingDueDays: Int!
+}
+
+"The result of ` + "`" + `slaPolicySet` + "`" + `."
+type SLAPolicySetPayload {
+  "The policy now in force, or null when ` + "`" + `userErrors` + "`" + ` is not empty."
+  policy: SLAPolicy
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"The result of ` + "`" + `slaSweep` + "`" + `."
+type SLASweepPayload {
+  "How many breaches the sweep raised."
+  raised: Int!
+  "Problems with the request; empty on success."
   userErrors: [UserError!]!
 }
 `, BuiltIn: false},
@@ -5437,6 +7744,60 @@ func (ec *executionContext) childFields_AssetReturnReceivePayload(ctx context.Co
 	return nil, fmt.Errorf("no field named %q was found under type AssetReturnReceivePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Certificate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Certificate_id(ctx, field)
+	case "number":
+		return ec.fieldContext_Certificate_number(ctx, field)
+	case "order":
+		return ec.fieldContext_Certificate_order(ctx, field)
+	case "vendor":
+		return ec.fieldContext_Certificate_vendor(ctx, field)
+	case "issuedAt":
+		return ec.fieldContext_Certificate_issuedAt(ctx, field)
+	case "digest":
+		return ec.fieldContext_Certificate_digest(ctx, field)
+	case "sealEventId":
+		return ec.fieldContext_Certificate_sealEventId(ctx, field)
+	case "pdfUrl":
+		return ec.fieldContext_Certificate_pdfUrl(ctx, field)
+	case "receiptUrl":
+		return ec.fieldContext_Certificate_receiptUrl(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Certificate", field.Name)
+}
+
+func (ec *executionContext) childFields_CertificateConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_CertificateConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_CertificateConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CertificateConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_CertificateEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_CertificateEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_CertificateEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CertificateEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CertificateIssuePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "certificate":
+		return ec.fieldContext_CertificateIssuePayload_certificate(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CertificateIssuePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CertificateIssuePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Certification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "scheme":
@@ -5565,6 +7926,84 @@ func (ec *executionContext) childFields_CustodyEventEdge(ctx context.Context, fi
 		return ec.fieldContext_CustodyEventEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustodyEventEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DispositionOutcome(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_DispositionOutcome_kind(ctx, field)
+	case "buyer":
+		return ec.fieldContext_DispositionOutcome_buyer(ctx, field)
+	case "buyerCountry":
+		return ec.fieldContext_DispositionOutcome_buyerCountry(ctx, field)
+	case "downstreamVendor":
+		return ec.fieldContext_DispositionOutcome_downstreamVendor(ctx, field)
+	case "downstreamCertification":
+		return ec.fieldContext_DispositionOutcome_downstreamCertification(ctx, field)
+	case "note":
+		return ec.fieldContext_DispositionOutcome_note(ctx, field)
+	case "detail":
+		return ec.fieldContext_DispositionOutcome_detail(ctx, field)
+	case "recordedAt":
+		return ec.fieldContext_DispositionOutcome_recordedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DispositionOutcome", field.Name)
+}
+
+func (ec *executionContext) childFields_DispositionOutcomeRecordPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "line":
+		return ec.fieldContext_DispositionOutcomeRecordPayload_line(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_DispositionOutcomeRecordPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DispositionOutcomeRecordPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DispositionReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rows":
+		return ec.fieldContext_DispositionReport_rows(ctx, field)
+	case "csvUrl":
+		return ec.fieldContext_DispositionReport_csvUrl(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DispositionReport", field.Name)
+}
+
+func (ec *executionContext) childFields_DispositionReportRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "assetTag":
+		return ec.fieldContext_DispositionReportRow_assetTag(ctx, field)
+	case "serial":
+		return ec.fieldContext_DispositionReportRow_serial(ctx, field)
+	case "model":
+		return ec.fieldContext_DispositionReportRow_model(ctx, field)
+	case "order":
+		return ec.fieldContext_DispositionReportRow_order(ctx, field)
+	case "vendorName":
+		return ec.fieldContext_DispositionReportRow_vendorName(ctx, field)
+	case "outcome":
+		return ec.fieldContext_DispositionReportRow_outcome(ctx, field)
+	case "sanitizationMethod":
+		return ec.fieldContext_DispositionReportRow_sanitizationMethod(ctx, field)
+	case "certificateNumber":
+		return ec.fieldContext_DispositionReportRow_certificateNumber(ctx, field)
+	case "writtenBack":
+		return ec.fieldContext_DispositionReportRow_writtenBack(ctx, field)
+	case "asset":
+		return ec.fieldContext_DispositionReportRow_asset(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DispositionReportRow", field.Name)
+}
+
+func (ec *executionContext) childFields_ItamWriteBackPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pickupOrder":
+		return ec.fieldContext_ItamWriteBackPayload_pickupOrder(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ItamWriteBackPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ItamWriteBackPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_KeyValue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5895,6 +8334,16 @@ func (ec *executionContext) childFields_PersonUpdatePayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type PersonUpdatePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_PickupConfirmPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pickupOrder":
+		return ec.fieldContext_PickupConfirmPayload_pickupOrder(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PickupConfirmPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupConfirmPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_PickupCountReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "lines":
@@ -5931,6 +8380,16 @@ func (ec *executionContext) childFields_PickupCountScanPayload(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type PickupCountScanPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_PickupDiscrepancyResolvePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "resolution":
+		return ec.fieldContext_PickupDiscrepancyResolvePayload_resolution(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PickupDiscrepancyResolvePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupDiscrepancyResolvePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_PickupLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "serial":
@@ -5949,6 +8408,14 @@ func (ec *executionContext) childFields_PickupLine(ctx context.Context, field gr
 		return ec.fieldContext_PickupLine_status(ctx, field)
 	case "stagedAt":
 		return ec.fieldContext_PickupLine_stagedAt(ctx, field)
+	case "statusReason":
+		return ec.fieldContext_PickupLine_statusReason(ctx, field)
+	case "outcome":
+		return ec.fieldContext_PickupLine_outcome(ctx, field)
+	case "sanitization":
+		return ec.fieldContext_PickupLine_sanitization(ctx, field)
+	case "writtenBackAt":
+		return ec.fieldContext_PickupLine_writtenBackAt(ctx, field)
 	case "asset":
 		return ec.fieldContext_PickupLine_asset(ctx, field)
 	}
@@ -5973,6 +8440,22 @@ func (ec *executionContext) childFields_PickupOrder(ctx context.Context, field g
 		return ec.fieldContext_PickupOrder_lines(ctx, field)
 	case "count":
 		return ec.fieldContext_PickupOrder_count(ctx, field)
+	case "pickedUpAt":
+		return ec.fieldContext_PickupOrder_pickedUpAt(ctx, field)
+	case "receivedAt":
+		return ec.fieldContext_PickupOrder_receivedAt(ctx, field)
+	case "certifiedAt":
+		return ec.fieldContext_PickupOrder_certifiedAt(ctx, field)
+	case "closedAt":
+		return ec.fieldContext_PickupOrder_closedAt(ctx, field)
+	case "dock":
+		return ec.fieldContext_PickupOrder_dock(ctx, field)
+	case "receipt":
+		return ec.fieldContext_PickupOrder_receipt(ctx, field)
+	case "signatures":
+		return ec.fieldContext_PickupOrder_signatures(ctx, field)
+	case "certificate":
+		return ec.fieldContext_PickupOrder_certificate(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PickupOrder", field.Name)
 }
@@ -6027,6 +8510,54 @@ func (ec *executionContext) childFields_PickupOrderUnstagePayload(ctx context.Co
 	return nil, fmt.Errorf("no field named %q was found under type PickupOrderUnstagePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_PickupPhaseReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "phase":
+		return ec.fieldContext_PickupPhaseReport_phase(ctx, field)
+	case "lines":
+		return ec.fieldContext_PickupPhaseReport_lines(ctx, field)
+	case "counted":
+		return ec.fieldContext_PickupPhaseReport_counted(ctx, field)
+	case "missing":
+		return ec.fieldContext_PickupPhaseReport_missing(ctx, field)
+	case "discrepancies":
+		return ec.fieldContext_PickupPhaseReport_discrepancies(ctx, field)
+	case "resolutions":
+		return ec.fieldContext_PickupPhaseReport_resolutions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupPhaseReport", field.Name)
+}
+
+func (ec *executionContext) childFields_PickupReceiptConfirmPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pickupOrder":
+		return ec.fieldContext_PickupReceiptConfirmPayload_pickupOrder(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PickupReceiptConfirmPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupReceiptConfirmPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_PickupResolution(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PickupResolution_id(ctx, field)
+	case "phase":
+		return ec.fieldContext_PickupResolution_phase(ctx, field)
+	case "scanId":
+		return ec.fieldContext_PickupResolution_scanId(ctx, field)
+	case "line":
+		return ec.fieldContext_PickupResolution_line(ctx, field)
+	case "action":
+		return ec.fieldContext_PickupResolution_action(ctx, field)
+	case "reason":
+		return ec.fieldContext_PickupResolution_reason(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_PickupResolution_resolvedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupResolution", field.Name)
+}
+
 func (ec *executionContext) childFields_PickupScan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6049,6 +8580,44 @@ func (ec *executionContext) childFields_PickupScan(ctx context.Context, field gr
 		return ec.fieldContext_PickupScan_scannedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PickupScan", field.Name)
+}
+
+func (ec *executionContext) childFields_PickupScanBulkPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "matched":
+		return ec.fieldContext_PickupScanBulkPayload_matched(ctx, field)
+	case "discrepancies":
+		return ec.fieldContext_PickupScanBulkPayload_discrepancies(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PickupScanBulkPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupScanBulkPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_PickupScanPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "scan":
+		return ec.fieldContext_PickupScanPayload_scan(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PickupScanPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupScanPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_PickupSignature(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "role":
+		return ec.fieldContext_PickupSignature_role(ctx, field)
+	case "name":
+		return ec.fieldContext_PickupSignature_name(ctx, field)
+	case "signedAt":
+		return ec.fieldContext_PickupSignature_signedAt(ctx, field)
+	case "imageSha256":
+		return ec.fieldContext_PickupSignature_imageSha256(ctx, field)
+	case "consentVersion":
+		return ec.fieldContext_PickupSignature_consentVersion(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PickupSignature", field.Name)
 }
 
 func (ec *executionContext) childFields_Receipt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6075,6 +8644,182 @@ func (ec *executionContext) childFields_RecipientNotifyPayload(ctx context.Conte
 		return ec.fieldContext_RecipientNotifyPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RecipientNotifyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ReconciliationItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_ReconciliationItem_kind(ctx, field)
+	case "id":
+		return ec.fieldContext_ReconciliationItem_id(ctx, field)
+	case "stage":
+		return ec.fieldContext_ReconciliationItem_stage(ctx, field)
+	case "serial":
+		return ec.fieldContext_ReconciliationItem_serial(ctx, field)
+	case "assetTag":
+		return ec.fieldContext_ReconciliationItem_assetTag(ctx, field)
+	case "orderId":
+		return ec.fieldContext_ReconciliationItem_orderId(ctx, field)
+	case "since":
+		return ec.fieldContext_ReconciliationItem_since(ctx, field)
+	case "ageDays":
+		return ec.fieldContext_ReconciliationItem_ageDays(ctx, field)
+	case "breached":
+		return ec.fieldContext_ReconciliationItem_breached(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReconciliationItem", field.Name)
+}
+
+func (ec *executionContext) childFields_ReconciliationReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "generatedAt":
+		return ec.fieldContext_ReconciliationReport_generatedAt(ctx, field)
+	case "stages":
+		return ec.fieldContext_ReconciliationReport_stages(ctx, field)
+	case "items":
+		return ec.fieldContext_ReconciliationReport_items(ctx, field)
+	case "truncated":
+		return ec.fieldContext_ReconciliationReport_truncated(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReconciliationReport", field.Name)
+}
+
+func (ec *executionContext) childFields_ReconciliationStage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "stage":
+		return ec.fieldContext_ReconciliationStage_stage(ctx, field)
+	case "kind":
+		return ec.fieldContext_ReconciliationStage_kind(ctx, field)
+	case "count":
+		return ec.fieldContext_ReconciliationStage_count(ctx, field)
+	case "oldestSince":
+		return ec.fieldContext_ReconciliationStage_oldestSince(ctx, field)
+	case "breached":
+		return ec.fieldContext_ReconciliationStage_breached(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReconciliationStage", field.Name)
+}
+
+func (ec *executionContext) childFields_SLABreach(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SLABreach_id(ctx, field)
+	case "stage":
+		return ec.fieldContext_SLABreach_stage(ctx, field)
+	case "subjectKind":
+		return ec.fieldContext_SLABreach_subjectKind(ctx, field)
+	case "subjectId":
+		return ec.fieldContext_SLABreach_subjectId(ctx, field)
+	case "since":
+		return ec.fieldContext_SLABreach_since(ctx, field)
+	case "dueAt":
+		return ec.fieldContext_SLABreach_dueAt(ctx, field)
+	case "raisedAt":
+		return ec.fieldContext_SLABreach_raisedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SLABreach", field.Name)
+}
+
+func (ec *executionContext) childFields_SLABreachConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_SLABreachConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SLABreachConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SLABreachConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SLABreachEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_SLABreachEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_SLABreachEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SLABreachEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SLAPolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "retiredToStagedDays":
+		return ec.fieldContext_SLAPolicy_retiredToStagedDays(ctx, field)
+	case "stagedToPickedUpDays":
+		return ec.fieldContext_SLAPolicy_stagedToPickedUpDays(ctx, field)
+	case "pickedUpToCertificateDays":
+		return ec.fieldContext_SLAPolicy_pickedUpToCertificateDays(ctx, field)
+	case "certificateToWriteBackDays":
+		return ec.fieldContext_SLAPolicy_certificateToWriteBackDays(ctx, field)
+	case "offboardingDueDays":
+		return ec.fieldContext_SLAPolicy_offboardingDueDays(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_SLAPolicy_updatedAt(ctx, field)
+	case "updatedBy":
+		return ec.fieldContext_SLAPolicy_updatedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SLAPolicy", field.Name)
+}
+
+func (ec *executionContext) childFields_SLAPolicySetPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "policy":
+		return ec.fieldContext_SLAPolicySetPayload_policy(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_SLAPolicySetPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SLAPolicySetPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SLASweepPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "raised":
+		return ec.fieldContext_SLASweepPayload_raised(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_SLASweepPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SLASweepPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SanitizationRecord(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "method":
+		return ec.fieldContext_SanitizationRecord_method(ctx, field)
+	case "technique":
+		return ec.fieldContext_SanitizationRecord_technique(ctx, field)
+	case "tool":
+		return ec.fieldContext_SanitizationRecord_tool(ctx, field)
+	case "toolVersion":
+		return ec.fieldContext_SanitizationRecord_toolVersion(ctx, field)
+	case "verificationMethod":
+		return ec.fieldContext_SanitizationRecord_verificationMethod(ctx, field)
+	case "verificationResult":
+		return ec.fieldContext_SanitizationRecord_verificationResult(ctx, field)
+	case "performedAt":
+		return ec.fieldContext_SanitizationRecord_performedAt(ctx, field)
+	case "technicianName":
+		return ec.fieldContext_SanitizationRecord_technicianName(ctx, field)
+	case "attestedAt":
+		return ec.fieldContext_SanitizationRecord_attestedAt(ctx, field)
+	case "validatorName":
+		return ec.fieldContext_SanitizationRecord_validatorName(ctx, field)
+	case "validatedAt":
+		return ec.fieldContext_SanitizationRecord_validatedAt(ctx, field)
+	case "recordedAt":
+		return ec.fieldContext_SanitizationRecord_recordedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SanitizationRecord", field.Name)
+}
+
+func (ec *executionContext) childFields_SanitizationRecordPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sanitization":
+		return ec.fieldContext_SanitizationRecordPayload_sanitization(ctx, field)
+	case "line":
+		return ec.fieldContext_SanitizationRecordPayload_line(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_SanitizationRecordPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SanitizationRecordPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Signature(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6383,6 +9128,20 @@ func (ec *executionContext) field_Asset_recentEvents_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_DispositionReport_rows_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Ledger_checkpoints_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6461,12 +9220,54 @@ func (ec *executionContext) field_Mutation_assetReturnReceive_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_certificateIssue_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CertificateIssueInput, error) {
+			return ec.unmarshalNCertificateIssueInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificateIssueInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_custodyEventCorrect_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CustodyEventCorrectInput, error) {
 			return ec.unmarshalNCustodyEventCorrectInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCustodyEventCorrectInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_dispositionOutcomeRecord_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DispositionOutcomeRecordInput, error) {
+			return ec.unmarshalNDispositionOutcomeRecordInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐDispositionOutcomeRecordInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_itamWriteBack_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ItamWriteBackInput, error) {
+			return ec.unmarshalNItamWriteBackInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐItamWriteBackInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6573,6 +9374,20 @@ func (ec *executionContext) field_Mutation_personUpdate_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_pickupConfirm_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PickupConfirmInput, error) {
+			return ec.unmarshalNPickupConfirmInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupConfirmInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_pickupCountScanBulk_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6593,6 +9408,48 @@ func (ec *executionContext) field_Mutation_pickupCountScan_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.PickupCountScanInput, error) {
 			return ec.unmarshalNPickupCountScanInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupCountScanInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pickupDiscrepancyResolve_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PickupDiscrepancyResolveInput, error) {
+			return ec.unmarshalNPickupDiscrepancyResolveInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupDiscrepancyResolveInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pickupDockScanBulk_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PickupDockScanBulkInput, error) {
+			return ec.unmarshalNPickupDockScanBulkInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupDockScanBulkInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pickupDockScan_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PickupDockScanInput, error) {
+			return ec.unmarshalNPickupDockScanInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupDockScanInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6643,12 +9500,82 @@ func (ec *executionContext) field_Mutation_pickupOrderUnstage_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_pickupReceiptConfirm_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PickupReceiptConfirmInput, error) {
+			return ec.unmarshalNPickupReceiptConfirmInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupReceiptConfirmInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pickupReceiptScanBulk_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PickupReceiptScanBulkInput, error) {
+			return ec.unmarshalNPickupReceiptScanBulkInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupReceiptScanBulkInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pickupReceiptScan_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PickupReceiptScanInput, error) {
+			return ec.unmarshalNPickupReceiptScanInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupReceiptScanInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_recipientNotify_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RecipientNotifyInput, error) {
 			return ec.unmarshalNRecipientNotifyInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐRecipientNotifyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sanitizationRecord_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SanitizationRecordInput, error) {
+			return ec.unmarshalNSanitizationRecordInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSanitizationRecordInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_slaPolicySet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SLAPolicySetInput, error) {
+			return ec.unmarshalNSLAPolicySetInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSLAPolicySetInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6870,6 +9797,56 @@ func (ec *executionContext) field_Query_assets_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_certificate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_certificates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_dispositionReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (model.DispositionReportFilter, error) {
+			return ec.unmarshalNDispositionReportFilter2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐDispositionReportFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
 	return args, nil
 }
 
@@ -7110,6 +10087,36 @@ func (ec *executionContext) field_Query_signature_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_slaBreaches_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.SLABreachFilter, error) {
+			return ec.unmarshalOSLABreachFilter2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSLABreachFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -8753,6 +11760,414 @@ func (ec *executionContext) fieldContext_AssetReturnReceivePayload_userErrors(_ 
 	return fc, nil
 }
 
+func (ec *executionContext) _Certificate_id(ctx context.Context, field graphql.CollectedField, obj *domain.Certificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Certificate_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Certificate().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Certificate_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Certificate", field, true, true, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Certificate_number(ctx context.Context, field graphql.CollectedField, obj *domain.Certificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Certificate_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Certificate_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Certificate", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Certificate_order(ctx context.Context, field graphql.CollectedField, obj *domain.Certificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Certificate_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Certificate().Order(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PickupOrder) graphql.Marshaler {
+			return ec.marshalOPickupOrder2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Certificate_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Certificate",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Certificate_vendor(ctx context.Context, field graphql.CollectedField, obj *domain.Certificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Certificate_vendor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Certificate().Vendor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Vendor) graphql.Marshaler {
+			return ec.marshalOVendor2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐVendor(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Certificate_vendor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Certificate",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Vendor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Certificate_issuedAt(ctx context.Context, field graphql.CollectedField, obj *domain.Certificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Certificate_issuedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IssuedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Certificate_issuedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Certificate", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _Certificate_digest(ctx context.Context, field graphql.CollectedField, obj *domain.Certificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Certificate_digest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Digest, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Certificate_digest(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Certificate", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Certificate_sealEventId(ctx context.Context, field graphql.CollectedField, obj *domain.Certificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Certificate_sealEventId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Certificate().SealEventID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Certificate_sealEventId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Certificate", field, true, true, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Certificate_pdfUrl(ctx context.Context, field graphql.CollectedField, obj *domain.Certificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Certificate_pdfUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Certificate().PDFURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Certificate_pdfUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Certificate", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Certificate_receiptUrl(ctx context.Context, field graphql.CollectedField, obj *domain.Certificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Certificate_receiptUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Certificate().ReceiptURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Certificate_receiptUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Certificate", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CertificateConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CertificateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertificateConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CertificateEdge) graphql.Marshaler {
+			return ec.marshalNCertificateEdge2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificateEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertificateConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CertificateConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertificateEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CertificateConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.CertificateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertificateConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertificateConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CertificateConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CertificateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CertificateEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertificateEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertificateEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CertificateEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CertificateEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.CertificateEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertificateEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Certificate) graphql.Marshaler {
+			return ec.marshalNCertificate2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCertificate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertificateEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CertificateEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Certificate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CertificateIssuePayload_certificate(ctx context.Context, field graphql.CollectedField, obj *model.CertificateIssuePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertificateIssuePayload_certificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Certificate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Certificate) graphql.Marshaler {
+			return ec.marshalOCertificate2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCertificate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CertificateIssuePayload_certificate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CertificateIssuePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Certificate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CertificateIssuePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CertificateIssuePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertificateIssuePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertificateIssuePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CertificateIssuePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Certification_scheme(ctx context.Context, field graphql.CollectedField, obj *domain.Certification) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9775,6 +13190,642 @@ func (ec *executionContext) fieldContext_CustodyEventEdge_node(_ context.Context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CustodyEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DispositionOutcome_kind(ctx context.Context, field graphql.CollectedField, obj *domain.Outcome) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionOutcome_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.OutcomeKind) graphql.Marshaler {
+			return ec.marshalNDispositionOutcomeKind2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOutcomeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionOutcome_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionOutcome", field, false, false, errors.New("field of type DispositionOutcomeKind does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionOutcome_buyer(ctx context.Context, field graphql.CollectedField, obj *domain.Outcome) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionOutcome_buyer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DispositionOutcome().Buyer(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionOutcome_buyer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionOutcome", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionOutcome_buyerCountry(ctx context.Context, field graphql.CollectedField, obj *domain.Outcome) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionOutcome_buyerCountry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DispositionOutcome().BuyerCountry(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionOutcome_buyerCountry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionOutcome", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionOutcome_downstreamVendor(ctx context.Context, field graphql.CollectedField, obj *domain.Outcome) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionOutcome_downstreamVendor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DispositionOutcome().DownstreamVendor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionOutcome_downstreamVendor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionOutcome", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionOutcome_downstreamCertification(ctx context.Context, field graphql.CollectedField, obj *domain.Outcome) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionOutcome_downstreamCertification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DispositionOutcome().DownstreamCertification(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionOutcome_downstreamCertification(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionOutcome", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionOutcome_note(ctx context.Context, field graphql.CollectedField, obj *domain.Outcome) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionOutcome_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DispositionOutcome().Note(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionOutcome_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionOutcome", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionOutcome_detail(ctx context.Context, field graphql.CollectedField, obj *domain.Outcome) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionOutcome_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DispositionOutcome().Detail(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionOutcome_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionOutcome", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionOutcome_recordedAt(ctx context.Context, field graphql.CollectedField, obj *domain.Outcome) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionOutcome_recordedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionOutcome_recordedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionOutcome", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionOutcomeRecordPayload_line(ctx context.Context, field graphql.CollectedField, obj *model.DispositionOutcomeRecordPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionOutcomeRecordPayload_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Line, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PickupLine) graphql.Marshaler {
+			return ec.marshalOPickupLine2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLine(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionOutcomeRecordPayload_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DispositionOutcomeRecordPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DispositionOutcomeRecordPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.DispositionOutcomeRecordPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionOutcomeRecordPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionOutcomeRecordPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DispositionOutcomeRecordPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DispositionReport_rows(ctx context.Context, field graphql.CollectedField, obj *model.DispositionReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionReport_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.DispositionReport().Rows(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.DispositionRow) graphql.Marshaler {
+			return ec.marshalNDispositionReportRow2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐDispositionRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionReport_rows(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DispositionReport",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DispositionReportRow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_DispositionReport_rows_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DispositionReport_csvUrl(ctx context.Context, field graphql.CollectedField, obj *model.DispositionReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionReport_csvUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CSVURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionReport_csvUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionReport", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionReportRow_assetTag(ctx context.Context, field graphql.CollectedField, obj *domain.DispositionRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionReportRow_assetTag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DispositionReportRow().AssetTag(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionReportRow_assetTag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionReportRow", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionReportRow_serial(ctx context.Context, field graphql.CollectedField, obj *domain.DispositionRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionReportRow_serial(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DispositionReportRow().Serial(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionReportRow_serial(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionReportRow", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionReportRow_model(ctx context.Context, field graphql.CollectedField, obj *domain.DispositionRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionReportRow_model(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DispositionReportRow().Model(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionReportRow_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionReportRow", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionReportRow_order(ctx context.Context, field graphql.CollectedField, obj *domain.DispositionRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionReportRow_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Order, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PickupOrder) graphql.Marshaler {
+			return ec.marshalNPickupOrder2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionReportRow_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DispositionReportRow",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DispositionReportRow_vendorName(ctx context.Context, field graphql.CollectedField, obj *domain.DispositionRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionReportRow_vendorName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VendorName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionReportRow_vendorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionReportRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionReportRow_outcome(ctx context.Context, field graphql.CollectedField, obj *domain.DispositionRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionReportRow_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DispositionReportRow().Outcome(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Outcome) graphql.Marshaler {
+			return ec.marshalNDispositionOutcome2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOutcome(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionReportRow_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DispositionReportRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DispositionOutcome(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DispositionReportRow_sanitizationMethod(ctx context.Context, field graphql.CollectedField, obj *domain.DispositionRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionReportRow_sanitizationMethod(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DispositionReportRow().SanitizationMethod(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.SanitizationMethod) graphql.Marshaler {
+			return ec.marshalOSanitizationMethod2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSanitizationMethod(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionReportRow_sanitizationMethod(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionReportRow", field, true, true, errors.New("field of type SanitizationMethod does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionReportRow_certificateNumber(ctx context.Context, field graphql.CollectedField, obj *domain.DispositionRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionReportRow_certificateNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DispositionReportRow().CertificateNumber(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionReportRow_certificateNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionReportRow", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionReportRow_writtenBack(ctx context.Context, field graphql.CollectedField, obj *domain.DispositionRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionReportRow_writtenBack(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DispositionReportRow().WrittenBack(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionReportRow_writtenBack(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DispositionReportRow", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DispositionReportRow_asset(ctx context.Context, field graphql.CollectedField, obj *domain.DispositionRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DispositionReportRow_asset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DispositionReportRow().Asset(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Asset) graphql.Marshaler {
+			return ec.marshalOAsset2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐAsset(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DispositionReportRow_asset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DispositionReportRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Asset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ItamWriteBackPayload_pickupOrder(ctx context.Context, field graphql.CollectedField, obj *model.ItamWriteBackPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ItamWriteBackPayload_pickupOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PickupOrder, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PickupOrder) graphql.Marshaler {
+			return ec.marshalOPickupOrder2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ItamWriteBackPayload_pickupOrder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ItamWriteBackPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ItamWriteBackPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ItamWriteBackPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ItamWriteBackPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ItamWriteBackPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ItamWriteBackPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
 		},
 	}
 	return fc, nil
@@ -11320,6 +15371,566 @@ func (ec *executionContext) fieldContext_Mutation_pickupCountScanBulk(ctx contex
 	if fc.Args, err = ec.field_Mutation_pickupCountScanBulk_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pickupDockScan(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pickupDockScan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PickupDockScan(ctx, fc.Args["input"].(model.PickupDockScanInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PickupScanPayload) graphql.Marshaler {
+			return ec.marshalNPickupScanPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pickupDockScan(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupScanPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pickupDockScan_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pickupDockScanBulk(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pickupDockScanBulk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PickupDockScanBulk(ctx, fc.Args["input"].(model.PickupDockScanBulkInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PickupScanBulkPayload) graphql.Marshaler {
+			return ec.marshalNPickupScanBulkPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanBulkPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pickupDockScanBulk(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupScanBulkPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pickupDockScanBulk_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pickupReceiptScan(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pickupReceiptScan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PickupReceiptScan(ctx, fc.Args["input"].(model.PickupReceiptScanInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PickupScanPayload) graphql.Marshaler {
+			return ec.marshalNPickupScanPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pickupReceiptScan(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupScanPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pickupReceiptScan_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pickupReceiptScanBulk(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pickupReceiptScanBulk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PickupReceiptScanBulk(ctx, fc.Args["input"].(model.PickupReceiptScanBulkInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PickupScanBulkPayload) graphql.Marshaler {
+			return ec.marshalNPickupScanBulkPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanBulkPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pickupReceiptScanBulk(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupScanBulkPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pickupReceiptScanBulk_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pickupDiscrepancyResolve(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pickupDiscrepancyResolve(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PickupDiscrepancyResolve(ctx, fc.Args["input"].(model.PickupDiscrepancyResolveInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PickupDiscrepancyResolvePayload) graphql.Marshaler {
+			return ec.marshalNPickupDiscrepancyResolvePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupDiscrepancyResolvePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pickupDiscrepancyResolve(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupDiscrepancyResolvePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pickupDiscrepancyResolve_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pickupConfirm(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pickupConfirm(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PickupConfirm(ctx, fc.Args["input"].(model.PickupConfirmInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PickupConfirmPayload) graphql.Marshaler {
+			return ec.marshalNPickupConfirmPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupConfirmPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pickupConfirm(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupConfirmPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pickupConfirm_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pickupReceiptConfirm(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pickupReceiptConfirm(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PickupReceiptConfirm(ctx, fc.Args["input"].(model.PickupReceiptConfirmInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PickupReceiptConfirmPayload) graphql.Marshaler {
+			return ec.marshalNPickupReceiptConfirmPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupReceiptConfirmPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pickupReceiptConfirm(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupReceiptConfirmPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pickupReceiptConfirm_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sanitizationRecord(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sanitizationRecord(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SanitizationRecord(ctx, fc.Args["input"].(model.SanitizationRecordInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SanitizationRecordPayload) graphql.Marshaler {
+			return ec.marshalNSanitizationRecordPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSanitizationRecordPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sanitizationRecord(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SanitizationRecordPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sanitizationRecord_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_dispositionOutcomeRecord(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_dispositionOutcomeRecord(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DispositionOutcomeRecord(ctx, fc.Args["input"].(model.DispositionOutcomeRecordInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DispositionOutcomeRecordPayload) graphql.Marshaler {
+			return ec.marshalNDispositionOutcomeRecordPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐDispositionOutcomeRecordPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_dispositionOutcomeRecord(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DispositionOutcomeRecordPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_dispositionOutcomeRecord_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_certificateIssue(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_certificateIssue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CertificateIssue(ctx, fc.Args["input"].(model.CertificateIssueInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CertificateIssuePayload) graphql.Marshaler {
+			return ec.marshalNCertificateIssuePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificateIssuePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_certificateIssue(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertificateIssuePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_certificateIssue_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_itamWriteBack(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_itamWriteBack(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ItamWriteBack(ctx, fc.Args["input"].(model.ItamWriteBackInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ItamWriteBackPayload) graphql.Marshaler {
+			return ec.marshalNItamWriteBackPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐItamWriteBackPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_itamWriteBack(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ItamWriteBackPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_itamWriteBack_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_slaPolicySet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_slaPolicySet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SLAPolicySet(ctx, fc.Args["input"].(model.SLAPolicySetInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SLAPolicySetPayload) graphql.Marshaler {
+			return ec.marshalNSLAPolicySetPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSLAPolicySetPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_slaPolicySet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SLAPolicySetPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_slaPolicySet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_slaSweep(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_slaSweep(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().SLASweep(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SLASweepPayload) graphql.Marshaler {
+			return ec.marshalNSLASweepPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSLASweepPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_slaSweep(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SLASweepPayload(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -13232,6 +17843,70 @@ func (ec *executionContext) fieldContext_PersonUpdatePayload_userErrors(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _PickupConfirmPayload_pickupOrder(ctx context.Context, field graphql.CollectedField, obj *model.PickupConfirmPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupConfirmPayload_pickupOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PickupOrder, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PickupOrder) graphql.Marshaler {
+			return ec.marshalOPickupOrder2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupConfirmPayload_pickupOrder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupConfirmPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupConfirmPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.PickupConfirmPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupConfirmPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupConfirmPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupConfirmPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PickupCountReport_lines(ctx context.Context, field graphql.CollectedField, obj *domain.CountReport) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13493,6 +18168,70 @@ func (ec *executionContext) fieldContext_PickupCountScanPayload_userErrors(_ con
 	return fc, nil
 }
 
+func (ec *executionContext) _PickupDiscrepancyResolvePayload_resolution(ctx context.Context, field graphql.CollectedField, obj *model.PickupDiscrepancyResolvePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupDiscrepancyResolvePayload_resolution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Resolution, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Resolution) graphql.Marshaler {
+			return ec.marshalOPickupResolution2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐResolution(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupDiscrepancyResolvePayload_resolution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupDiscrepancyResolvePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupResolution(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupDiscrepancyResolvePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.PickupDiscrepancyResolvePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupDiscrepancyResolvePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupDiscrepancyResolvePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupDiscrepancyResolvePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PickupLine_serial(ctx context.Context, field graphql.CollectedField, obj *domain.PickupLine) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13674,6 +18413,116 @@ func (ec *executionContext) _PickupLine_stagedAt(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_PickupLine_stagedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupLine", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _PickupLine_statusReason(ctx context.Context, field graphql.CollectedField, obj *domain.PickupLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupLine_statusReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupLine().StatusReason(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupLine_statusReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupLine", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PickupLine_outcome(ctx context.Context, field graphql.CollectedField, obj *domain.PickupLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupLine_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Outcome) graphql.Marshaler {
+			return ec.marshalODispositionOutcome2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOutcome(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupLine_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DispositionOutcome(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupLine_sanitization(ctx context.Context, field graphql.CollectedField, obj *domain.PickupLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupLine_sanitization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupLine().Sanitization(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.SanitizationRecord) graphql.Marshaler {
+			return ec.marshalOSanitizationRecord2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSanitizationRecord(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupLine_sanitization(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SanitizationRecord(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupLine_writtenBackAt(ctx context.Context, field graphql.CollectedField, obj *domain.PickupLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupLine_writtenBackAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WrittenBackAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupLine_writtenBackAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PickupLine", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
@@ -13927,6 +18776,226 @@ func (ec *executionContext) fieldContext_PickupOrder_count(_ context.Context, fi
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PickupCountReport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrder_pickedUpAt(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_pickedUpAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PickedUpAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_pickedUpAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupOrder", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _PickupOrder_receivedAt(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_receivedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReceivedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_receivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupOrder", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _PickupOrder_certifiedAt(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_certifiedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CertifiedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_certifiedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupOrder", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _PickupOrder_closedAt(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_closedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClosedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_closedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupOrder", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _PickupOrder_dock(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_dock(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupOrder().Dock(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.CountReport) graphql.Marshaler {
+			return ec.marshalNPickupPhaseReport2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCountReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_dock(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupPhaseReport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrder_receipt(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_receipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupOrder().Receipt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.CountReport) graphql.Marshaler {
+			return ec.marshalNPickupPhaseReport2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCountReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_receipt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupPhaseReport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrder_signatures(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_signatures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupOrder().Signatures(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.PickupSignature) graphql.Marshaler {
+			return ec.marshalNPickupSignature2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupSignatureᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_signatures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupSignature(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupOrder_certificate(ctx context.Context, field graphql.CollectedField, obj *domain.PickupOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupOrder_certificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupOrder().Certificate(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Certificate) graphql.Marshaler {
+			return ec.marshalOCertificate2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCertificate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupOrder_certificate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupOrder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Certificate(ctx, field)
 		},
 	}
 	return fc, nil
@@ -14243,6 +19312,405 @@ func (ec *executionContext) fieldContext_PickupOrderUnstagePayload_userErrors(_ 
 	return fc, nil
 }
 
+func (ec *executionContext) _PickupPhaseReport_phase(ctx context.Context, field graphql.CollectedField, obj *domain.CountReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupPhaseReport_phase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.ScanPhase) graphql.Marshaler {
+			return ec.marshalNPickupScanPhase2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐScanPhase(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupPhaseReport_phase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupPhaseReport", field, false, false, errors.New("field of type PickupScanPhase does not have child fields"))
+}
+
+func (ec *executionContext) _PickupPhaseReport_lines(ctx context.Context, field graphql.CollectedField, obj *domain.CountReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupPhaseReport_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupPhaseReport_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupPhaseReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PickupPhaseReport_counted(ctx context.Context, field graphql.CollectedField, obj *domain.CountReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupPhaseReport_counted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Counted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupPhaseReport_counted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupPhaseReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PickupPhaseReport_missing(ctx context.Context, field graphql.CollectedField, obj *domain.CountReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupPhaseReport_missing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Missing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.PickupLine) graphql.Marshaler {
+			return ec.marshalNPickupLine2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupPhaseReport_missing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupPhaseReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupPhaseReport_discrepancies(ctx context.Context, field graphql.CollectedField, obj *domain.CountReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupPhaseReport_discrepancies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Discrepancies, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.PickupScan) graphql.Marshaler {
+			return ec.marshalNPickupScan2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupScanᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupPhaseReport_discrepancies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupPhaseReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupScan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupPhaseReport_resolutions(ctx context.Context, field graphql.CollectedField, obj *domain.CountReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupPhaseReport_resolutions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Resolutions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.Resolution) graphql.Marshaler {
+			return ec.marshalNPickupResolution2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐResolutionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupPhaseReport_resolutions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupPhaseReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupResolution(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupReceiptConfirmPayload_pickupOrder(ctx context.Context, field graphql.CollectedField, obj *model.PickupReceiptConfirmPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupReceiptConfirmPayload_pickupOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PickupOrder, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PickupOrder) graphql.Marshaler {
+			return ec.marshalOPickupOrder2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupReceiptConfirmPayload_pickupOrder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupReceiptConfirmPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupReceiptConfirmPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.PickupReceiptConfirmPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupReceiptConfirmPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupReceiptConfirmPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupReceiptConfirmPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupResolution_id(ctx context.Context, field graphql.CollectedField, obj *domain.Resolution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupResolution_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupResolution_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupResolution", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _PickupResolution_phase(ctx context.Context, field graphql.CollectedField, obj *domain.Resolution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupResolution_phase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.ScanPhase) graphql.Marshaler {
+			return ec.marshalNPickupScanPhase2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐScanPhase(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupResolution_phase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupResolution", field, false, false, errors.New("field of type PickupScanPhase does not have child fields"))
+}
+
+func (ec *executionContext) _PickupResolution_scanId(ctx context.Context, field graphql.CollectedField, obj *domain.Resolution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupResolution_scanId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupResolution().ScanID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupResolution_scanId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupResolution", field, true, true, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _PickupResolution_line(ctx context.Context, field graphql.CollectedField, obj *domain.Resolution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupResolution_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PickupResolution().Line(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PickupLine) graphql.Marshaler {
+			return ec.marshalOPickupLine2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLine(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupResolution_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupResolution",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupResolution_action(ctx context.Context, field graphql.CollectedField, obj *domain.Resolution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupResolution_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.ResolutionAction) graphql.Marshaler {
+			return ec.marshalNResolutionAction2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐResolutionAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupResolution_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupResolution", field, false, false, errors.New("field of type ResolutionAction does not have child fields"))
+}
+
+func (ec *executionContext) _PickupResolution_reason(ctx context.Context, field graphql.CollectedField, obj *domain.Resolution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupResolution_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupResolution_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupResolution", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PickupResolution_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *domain.Resolution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupResolution_resolvedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolvedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupResolution_resolvedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupResolution", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
 func (ec *executionContext) _PickupScan_id(ctx context.Context, field graphql.CollectedField, obj *domain.PickupScan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14457,6 +19925,272 @@ func (ec *executionContext) _PickupScan_scannedAt(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_PickupScan_scannedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PickupScan", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _PickupScanBulkPayload_matched(ctx context.Context, field graphql.CollectedField, obj *model.PickupScanBulkPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupScanBulkPayload_matched(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Matched, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupScanBulkPayload_matched(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupScanBulkPayload", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PickupScanBulkPayload_discrepancies(ctx context.Context, field graphql.CollectedField, obj *model.PickupScanBulkPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupScanBulkPayload_discrepancies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Discrepancies, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.PickupScan) graphql.Marshaler {
+			return ec.marshalOPickupScan2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupScanᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupScanBulkPayload_discrepancies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupScanBulkPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupScan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupScanBulkPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.PickupScanBulkPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupScanBulkPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupScanBulkPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupScanBulkPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupScanPayload_scan(ctx context.Context, field graphql.CollectedField, obj *model.PickupScanPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupScanPayload_scan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PickupScan) graphql.Marshaler {
+			return ec.marshalOPickupScan2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupScan(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PickupScanPayload_scan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupScanPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupScan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupScanPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.PickupScanPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupScanPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupScanPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PickupScanPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PickupSignature_role(ctx context.Context, field graphql.CollectedField, obj *domain.PickupSignature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupSignature_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.SignerRole) graphql.Marshaler {
+			return ec.marshalNPickupSignerRole2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSignerRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupSignature_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupSignature", field, false, false, errors.New("field of type PickupSignerRole does not have child fields"))
+}
+
+func (ec *executionContext) _PickupSignature_name(ctx context.Context, field graphql.CollectedField, obj *domain.PickupSignature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupSignature_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TypedName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupSignature_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupSignature", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PickupSignature_signedAt(ctx context.Context, field graphql.CollectedField, obj *domain.PickupSignature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupSignature_signedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SignedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupSignature_signedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupSignature", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _PickupSignature_imageSha256(ctx context.Context, field graphql.CollectedField, obj *domain.PickupSignature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupSignature_imageSha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ImageSHA256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupSignature_imageSha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupSignature", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PickupSignature_consentVersion(ctx context.Context, field graphql.CollectedField, obj *domain.PickupSignature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PickupSignature_consentVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConsentVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PickupSignature_consentVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PickupSignature", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -15435,6 +21169,246 @@ func (ec *executionContext) fieldContext_Query_pickupOrders(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_certificate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_certificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Certificate(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Certificate) graphql.Marshaler {
+			return ec.marshalOCertificate2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCertificate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_certificate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Certificate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_certificate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_certificates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_certificates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Certificates(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CertificateConnection) graphql.Marshaler {
+			return ec.marshalNCertificateConnection2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificateConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_certificates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertificateConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_certificates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_dispositionReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_dispositionReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DispositionReport(ctx, fc.Args["filter"].(model.DispositionReportFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DispositionReport) graphql.Marshaler {
+			return ec.marshalNDispositionReport2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐDispositionReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_dispositionReport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DispositionReport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_dispositionReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_slaPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_slaPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().SLAPolicy(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.SLAPolicy) graphql.Marshaler {
+			return ec.marshalNSLAPolicy2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSLAPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_slaPolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SLAPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_slaBreaches(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_slaBreaches(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SLABreaches(ctx, fc.Args["filter"].(*model.SLABreachFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SLABreachConnection) graphql.Marshaler {
+			return ec.marshalNSLABreachConnection2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSLABreachConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_slaBreaches(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SLABreachConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_slaBreaches_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_reconciliationReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_reconciliationReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ReconciliationReport(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Reconciliation) graphql.Marshaler {
+			return ec.marshalNReconciliationReport2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReconciliation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_reconciliationReport(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReconciliationReport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15680,6 +21654,1379 @@ func (ec *executionContext) _RecipientNotifyPayload_userErrors(ctx context.Conte
 func (ec *executionContext) fieldContext_RecipientNotifyPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "RecipientNotifyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReconciliationItem_kind(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationItem_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.SubjectKind) graphql.Marshaler {
+			return ec.marshalNSLASubjectKind2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSubjectKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationItem_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationItem", field, false, false, errors.New("field of type SLASubjectKind does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationItem_id(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationItem_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationItem", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationItem_stage(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationItem_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationItem_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationItem", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationItem_serial(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationItem_serial(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Serial, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationItem_serial(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationItem", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationItem_assetTag(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationItem_assetTag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AssetTag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationItem_assetTag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationItem", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationItem_orderId(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationItem_orderId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrderID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationItem_orderId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationItem", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationItem_since(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationItem_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationItem_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationItem", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationItem_ageDays(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationItem_ageDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AgeDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationItem_ageDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationItem", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationItem_breached(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationItem_breached(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Breached, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationItem_breached(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationItem", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationReport_generatedAt(ctx context.Context, field graphql.CollectedField, obj *domain.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationReport_generatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GeneratedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationReport_generatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationReport", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationReport_stages(ctx context.Context, field graphql.CollectedField, obj *domain.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationReport_stages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stages, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []domain.ReconciliationStage) graphql.Marshaler {
+			return ec.marshalNReconciliationStage2ᚕgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReconciliationStageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationReport_stages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReconciliationReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReconciliationStage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReconciliationReport_items(ctx context.Context, field graphql.CollectedField, obj *domain.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationReport_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReconciliationReport().Items(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReconciliationItem) graphql.Marshaler {
+			return ec.marshalNReconciliationItem2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐReconciliationItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationReport_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReconciliationReport",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReconciliationItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReconciliationReport_truncated(ctx context.Context, field graphql.CollectedField, obj *domain.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationReport_truncated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Truncated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationReport_truncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationReport", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationStage_stage(ctx context.Context, field graphql.CollectedField, obj *domain.ReconciliationStage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationStage_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationStage_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationStage", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationStage_kind(ctx context.Context, field graphql.CollectedField, obj *domain.ReconciliationStage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationStage_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.SubjectKind) graphql.Marshaler {
+			return ec.marshalNSLASubjectKind2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSubjectKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationStage_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationStage", field, false, false, errors.New("field of type SLASubjectKind does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationStage_count(ctx context.Context, field graphql.CollectedField, obj *domain.ReconciliationStage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationStage_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationStage_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationStage", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationStage_oldestSince(ctx context.Context, field graphql.CollectedField, obj *domain.ReconciliationStage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationStage_oldestSince(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReconciliationStage().OldestSince(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationStage_oldestSince(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationStage", field, true, true, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationStage_breached(ctx context.Context, field graphql.CollectedField, obj *domain.ReconciliationStage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationStage_breached(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Breached, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationStage_breached(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationStage", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SLABreach_id(ctx context.Context, field graphql.CollectedField, obj *domain.Breach) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLABreach_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLABreach_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLABreach", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _SLABreach_stage(ctx context.Context, field graphql.CollectedField, obj *domain.Breach) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLABreach_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.SLAStage) graphql.Marshaler {
+			return ec.marshalNSLAStage2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSLAStage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLABreach_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLABreach", field, false, false, errors.New("field of type SLAStage does not have child fields"))
+}
+
+func (ec *executionContext) _SLABreach_subjectKind(ctx context.Context, field graphql.CollectedField, obj *domain.Breach) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLABreach_subjectKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.SubjectKind) graphql.Marshaler {
+			return ec.marshalNSLASubjectKind2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSubjectKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLABreach_subjectKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLABreach", field, false, false, errors.New("field of type SLASubjectKind does not have child fields"))
+}
+
+func (ec *executionContext) _SLABreach_subjectId(ctx context.Context, field graphql.CollectedField, obj *domain.Breach) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLABreach_subjectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SLABreach().SubjectID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLABreach_subjectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLABreach", field, true, true, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _SLABreach_since(ctx context.Context, field graphql.CollectedField, obj *domain.Breach) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLABreach_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLABreach_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLABreach", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _SLABreach_dueAt(ctx context.Context, field graphql.CollectedField, obj *domain.Breach) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLABreach_dueAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLABreach_dueAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLABreach", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _SLABreach_raisedAt(ctx context.Context, field graphql.CollectedField, obj *domain.Breach) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLABreach_raisedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RaisedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLABreach_raisedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLABreach", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _SLABreachConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.SLABreachConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLABreachConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.SLABreachEdge) graphql.Marshaler {
+			return ec.marshalNSLABreachEdge2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSLABreachEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLABreachConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SLABreachConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SLABreachEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SLABreachConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.SLABreachConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLABreachConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLABreachConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SLABreachConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SLABreachEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.SLABreachEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLABreachEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLABreachEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLABreachEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SLABreachEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.SLABreachEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLABreachEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Breach) graphql.Marshaler {
+			return ec.marshalNSLABreach2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐBreach(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLABreachEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SLABreachEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SLABreach(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SLAPolicy_retiredToStagedDays(ctx context.Context, field graphql.CollectedField, obj *domain.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_retiredToStagedDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetiredToStagedDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_retiredToStagedDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicy", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SLAPolicy_stagedToPickedUpDays(ctx context.Context, field graphql.CollectedField, obj *domain.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_stagedToPickedUpDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StagedToPickedUpDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_stagedToPickedUpDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicy", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SLAPolicy_pickedUpToCertificateDays(ctx context.Context, field graphql.CollectedField, obj *domain.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_pickedUpToCertificateDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PickedUpToCertificateDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_pickedUpToCertificateDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicy", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SLAPolicy_certificateToWriteBackDays(ctx context.Context, field graphql.CollectedField, obj *domain.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_certificateToWriteBackDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CertificateToWriteBackDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_certificateToWriteBackDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicy", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SLAPolicy_offboardingDueDays(ctx context.Context, field graphql.CollectedField, obj *domain.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_offboardingDueDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OffboardingDueDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_offboardingDueDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicy", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SLAPolicy_updatedAt(ctx context.Context, field graphql.CollectedField, obj *domain.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SLAPolicy().UpdatedAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicy", field, true, true, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _SLAPolicy_updatedBy(ctx context.Context, field graphql.CollectedField, obj *domain.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_updatedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SLAPolicy().UpdatedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Member) graphql.Marshaler {
+			return ec.marshalOMember2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐMember(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_updatedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SLAPolicy",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SLAPolicySetPayload_policy(ctx context.Context, field graphql.CollectedField, obj *model.SLAPolicySetPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicySetPayload_policy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Policy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.SLAPolicy) graphql.Marshaler {
+			return ec.marshalOSLAPolicy2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSLAPolicy(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicySetPayload_policy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SLAPolicySetPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SLAPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SLAPolicySetPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.SLAPolicySetPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicySetPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicySetPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SLAPolicySetPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SLASweepPayload_raised(ctx context.Context, field graphql.CollectedField, obj *model.SLASweepPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLASweepPayload_raised(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Raised, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLASweepPayload_raised(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLASweepPayload", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SLASweepPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.SLASweepPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLASweepPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLASweepPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SLASweepPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SanitizationRecord_method(ctx context.Context, field graphql.CollectedField, obj *domain.SanitizationRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SanitizationRecord_method(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Method, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.SanitizationMethod) graphql.Marshaler {
+			return ec.marshalNSanitizationMethod2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSanitizationMethod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SanitizationRecord_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SanitizationRecord", field, false, false, errors.New("field of type SanitizationMethod does not have child fields"))
+}
+
+func (ec *executionContext) _SanitizationRecord_technique(ctx context.Context, field graphql.CollectedField, obj *domain.SanitizationRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SanitizationRecord_technique(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Technique, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SanitizationRecord_technique(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SanitizationRecord", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SanitizationRecord_tool(ctx context.Context, field graphql.CollectedField, obj *domain.SanitizationRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SanitizationRecord_tool(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tool, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SanitizationRecord_tool(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SanitizationRecord", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SanitizationRecord_toolVersion(ctx context.Context, field graphql.CollectedField, obj *domain.SanitizationRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SanitizationRecord_toolVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToolVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SanitizationRecord_toolVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SanitizationRecord", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SanitizationRecord_verificationMethod(ctx context.Context, field graphql.CollectedField, obj *domain.SanitizationRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SanitizationRecord_verificationMethod(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VerificationMethod, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SanitizationRecord_verificationMethod(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SanitizationRecord", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SanitizationRecord_verificationResult(ctx context.Context, field graphql.CollectedField, obj *domain.SanitizationRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SanitizationRecord_verificationResult(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VerificationResult, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.VerificationResult) graphql.Marshaler {
+			return ec.marshalNVerificationResult2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐVerificationResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SanitizationRecord_verificationResult(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SanitizationRecord", field, false, false, errors.New("field of type VerificationResult does not have child fields"))
+}
+
+func (ec *executionContext) _SanitizationRecord_performedAt(ctx context.Context, field graphql.CollectedField, obj *domain.SanitizationRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SanitizationRecord_performedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PerformedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SanitizationRecord_performedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SanitizationRecord", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _SanitizationRecord_technicianName(ctx context.Context, field graphql.CollectedField, obj *domain.SanitizationRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SanitizationRecord_technicianName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TechnicianName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SanitizationRecord_technicianName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SanitizationRecord", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SanitizationRecord_attestedAt(ctx context.Context, field graphql.CollectedField, obj *domain.SanitizationRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SanitizationRecord_attestedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AttestedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SanitizationRecord_attestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SanitizationRecord", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _SanitizationRecord_validatorName(ctx context.Context, field graphql.CollectedField, obj *domain.SanitizationRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SanitizationRecord_validatorName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValidatorName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SanitizationRecord_validatorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SanitizationRecord", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SanitizationRecord_validatedAt(ctx context.Context, field graphql.CollectedField, obj *domain.SanitizationRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SanitizationRecord_validatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValidatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SanitizationRecord_validatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SanitizationRecord", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _SanitizationRecord_recordedAt(ctx context.Context, field graphql.CollectedField, obj *domain.SanitizationRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SanitizationRecord_recordedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SanitizationRecord_recordedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SanitizationRecord", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _SanitizationRecordPayload_sanitization(ctx context.Context, field graphql.CollectedField, obj *model.SanitizationRecordPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SanitizationRecordPayload_sanitization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sanitization, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.SanitizationRecord) graphql.Marshaler {
+			return ec.marshalOSanitizationRecord2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSanitizationRecord(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SanitizationRecordPayload_sanitization(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SanitizationRecordPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SanitizationRecord(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SanitizationRecordPayload_line(ctx context.Context, field graphql.CollectedField, obj *model.SanitizationRecordPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SanitizationRecordPayload_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SanitizationRecordPayload().Line(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PickupLine) graphql.Marshaler {
+			return ec.marshalOPickupLine2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLine(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SanitizationRecordPayload_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SanitizationRecordPayload",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PickupLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SanitizationRecordPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.SanitizationRecordPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SanitizationRecordPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SanitizationRecordPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SanitizationRecordPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -18342,6 +25689,36 @@ func (ec *executionContext) unmarshalInputAssetReturnReceiveInput(ctx context.Co
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCertificateIssueInput(ctx context.Context, obj any) (model.CertificateIssueInput, error) {
+	var it model.CertificateIssueInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCertificationInput(ctx context.Context, obj any) (model.CertificationInput, error) {
 	var it model.CertificationInput
 	if obj == nil {
@@ -18476,6 +25853,180 @@ func (ec *executionContext) unmarshalInputCustodyEventStreamFilter(ctx context.C
 				return it, err
 			}
 			it.AssetID = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputDispositionOutcomeRecordInput(ctx context.Context, obj any) (model.DispositionOutcomeRecordInput, error) {
+	var it model.DispositionOutcomeRecordInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "serial", "assetTag", "outcome", "buyer", "buyerCountry", "downstreamVendor", "downstreamCertification", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "serial":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serial"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Serial = data
+		case "assetTag":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetTag"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetTag = data
+		case "outcome":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("outcome"))
+			data, err := ec.unmarshalNDispositionOutcomeKind2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOutcomeKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Outcome = data
+		case "buyer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buyer"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Buyer = data
+		case "buyerCountry":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buyerCountry"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BuyerCountry = data
+		case "downstreamVendor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("downstreamVendor"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DownstreamVendor = data
+		case "downstreamCertification":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("downstreamCertification"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DownstreamCertification = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputDispositionReportFilter(ctx context.Context, obj any) (model.DispositionReportFilter, error) {
+	var it model.DispositionReportFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "from", "to"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalODate2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalODate2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputItamWriteBackInput(ctx context.Context, obj any) (model.ItamWriteBackInput, error) {
+	var it model.ItamWriteBackInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "assetIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "assetIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetIds = data
 		}
 	}
 	return it, nil
@@ -18619,7 +26170,7 @@ func (ec *executionContext) unmarshalInputOffboardingCaseOpenInput(ctx context.C
 			it.LastDay = data
 		case "dueDate":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueDate"))
-			data, err := ec.unmarshalNDate2timeᚐTime(ctx, v)
+			data, err := ec.unmarshalODate2ᚖtimeᚐTime(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -19042,6 +26593,57 @@ func (ec *executionContext) unmarshalInputPersonUpdateInput(ctx context.Context,
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputPickupConfirmInput(ctx context.Context, obj any) (model.PickupConfirmInput, error) {
+	var it model.PickupConfirmInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "technicianMemberId", "technicianSignature", "staffSignature"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "technicianMemberId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("technicianMemberId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TechnicianMemberID = data
+		case "technicianSignature":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("technicianSignature"))
+			data, err := ec.unmarshalNSignatureInput2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSignatureInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TechnicianSignature = data
+		case "staffSignature":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffSignature"))
+			data, err := ec.unmarshalNSignatureInput2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSignatureInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffSignature = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputPickupCountScanBulkInput(ctx context.Context, obj any) (model.PickupCountScanBulkInput, error) {
 	var it model.PickupCountScanBulkInput
 	if obj == nil {
@@ -19081,6 +26683,145 @@ func (ec *executionContext) unmarshalInputPickupCountScanBulkInput(ctx context.C
 
 func (ec *executionContext) unmarshalInputPickupCountScanInput(ctx context.Context, obj any) (model.PickupCountScanInput, error) {
 	var it model.PickupCountScanInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "scan"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "scan":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scan"))
+			data, err := ec.unmarshalNPickupScanInput2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scan = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPickupDiscrepancyResolveInput(ctx context.Context, obj any) (model.PickupDiscrepancyResolveInput, error) {
+	var it model.PickupDiscrepancyResolveInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "phase", "scanId", "assetId", "action", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "phase":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phase"))
+			data, err := ec.unmarshalNPickupScanPhase2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐScanPhase(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phase = data
+		case "scanId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scanId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScanID = data
+		case "assetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetID = data
+		case "action":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("action"))
+			data, err := ec.unmarshalNResolutionAction2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐResolutionAction(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Action = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPickupDockScanBulkInput(ctx context.Context, obj any) (model.PickupDockScanBulkInput, error) {
+	var it model.PickupDockScanBulkInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "scans"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "scans":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scans"))
+			data, err := ec.unmarshalNPickupScanInput2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scans = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPickupDockScanInput(ctx context.Context, obj any) (model.PickupDockScanInput, error) {
+	var it model.PickupDockScanInput
 	if obj == nil {
 		return it, nil
 	}
@@ -19292,6 +27033,110 @@ func (ec *executionContext) unmarshalInputPickupOrderUnstageInput(ctx context.Co
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputPickupReceiptConfirmInput(ctx context.Context, obj any) (model.PickupReceiptConfirmInput, error) {
+	var it model.PickupReceiptConfirmInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPickupReceiptScanBulkInput(ctx context.Context, obj any) (model.PickupReceiptScanBulkInput, error) {
+	var it model.PickupReceiptScanBulkInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "scans"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "scans":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scans"))
+			data, err := ec.unmarshalNPickupScanInput2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scans = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPickupReceiptScanInput(ctx context.Context, obj any) (model.PickupReceiptScanInput, error) {
+	var it model.PickupReceiptScanInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "scan"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "scan":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scan"))
+			data, err := ec.unmarshalNPickupScanInput2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scan = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputPickupScanInput(ctx context.Context, obj any) (model.PickupScanInput, error) {
 	var it model.PickupScanInput
 	if obj == nil {
@@ -19375,6 +27220,236 @@ func (ec *executionContext) unmarshalInputRecipientNotifyInput(ctx context.Conte
 				return it, err
 			}
 			it.ParcelID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputSLABreachFilter(ctx context.Context, obj any) (model.SLABreachFilter, error) {
+	var it model.SLABreachFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"stage", "subjectKind", "subjectId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "stage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stage"))
+			data, err := ec.unmarshalOSLAStage2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSLAStage(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Stage = data
+		case "subjectKind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectKind"))
+			data, err := ec.unmarshalOSLASubjectKind2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSubjectKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectKind = data
+		case "subjectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectID = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputSLAPolicySetInput(ctx context.Context, obj any) (model.SLAPolicySetInput, error) {
+	var it model.SLAPolicySetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"retiredToStagedDays", "stagedToPickedUpDays", "pickedUpToCertificateDays", "certificateToWriteBackDays", "offboardingDueDays"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "retiredToStagedDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retiredToStagedDays"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetiredToStagedDays = data
+		case "stagedToPickedUpDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stagedToPickedUpDays"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StagedToPickedUpDays = data
+		case "pickedUpToCertificateDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pickedUpToCertificateDays"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PickedUpToCertificateDays = data
+		case "certificateToWriteBackDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certificateToWriteBackDays"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CertificateToWriteBackDays = data
+		case "offboardingDueDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offboardingDueDays"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OffboardingDueDays = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputSanitizationRecordInput(ctx context.Context, obj any) (model.SanitizationRecordInput, error) {
+	var it model.SanitizationRecordInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "serial", "assetTag", "method", "technique", "tool", "toolVersion", "verificationMethod", "verificationResult", "performedAt", "technicianName", "technicianAttests", "validatorName", "validatedAt", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "serial":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serial"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Serial = data
+		case "assetTag":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetTag"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetTag = data
+		case "method":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("method"))
+			data, err := ec.unmarshalNSanitizationMethod2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSanitizationMethod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Method = data
+		case "technique":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("technique"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Technique = data
+		case "tool":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tool"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tool = data
+		case "toolVersion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toolVersion"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ToolVersion = data
+		case "verificationMethod":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verificationMethod"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VerificationMethod = data
+		case "verificationResult":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verificationResult"))
+			data, err := ec.unmarshalNVerificationResult2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐVerificationResult(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VerificationResult = data
+		case "performedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("performedAt"))
+			data, err := ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerformedAt = data
+		case "technicianName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("technicianName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TechnicianName = data
+		case "technicianAttests":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("technicianAttests"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TechnicianAttests = data
+		case "validatorName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validatorName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidatorName = data
+		case "validatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validatedAt"))
+			data, err := ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidatedAt = data
 		case "idempotencyKey":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -19618,6 +27693,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._CustodyEvent(ctx, sel, obj)
+	case domain.Certificate:
+		return ec._Certificate(ctx, sel, &obj)
+	case *domain.Certificate:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Certificate(ctx, sel, obj)
 	case domain.Return:
 		return ec._AssetReturn(ctx, sel, &obj)
 	case *domain.Return:
@@ -20933,6 +29015,411 @@ func (ec *executionContext) _AssetReturnReceivePayload(ctx context.Context, sel 
 	return out
 }
 
+var certificateImplementors = []string{"Certificate", "Node"}
+
+func (ec *executionContext) _Certificate(ctx context.Context, sel ast.SelectionSet, obj *domain.Certificate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, certificateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Certificate")
+		case "id":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Certificate_id(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "number":
+			out.Values[i] = ec._Certificate_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "order":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Certificate_order(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "vendor":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Certificate_vendor(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "issuedAt":
+			out.Values[i] = ec._Certificate_issuedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "digest":
+			out.Values[i] = ec._Certificate_digest(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sealEventId":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Certificate_sealEventId(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "pdfUrl":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Certificate_pdfUrl(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "receiptUrl":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Certificate_receiptUrl(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var certificateConnectionImplementors = []string{"CertificateConnection"}
+
+func (ec *executionContext) _CertificateConnection(ctx context.Context, sel ast.SelectionSet, obj *model.CertificateConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, certificateConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CertificateConnection")
+		case "edges":
+			out.Values[i] = ec._CertificateConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._CertificateConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var certificateEdgeImplementors = []string{"CertificateEdge"}
+
+func (ec *executionContext) _CertificateEdge(ctx context.Context, sel ast.SelectionSet, obj *model.CertificateEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, certificateEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CertificateEdge")
+		case "cursor":
+			out.Values[i] = ec._CertificateEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._CertificateEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var certificateIssuePayloadImplementors = []string{"CertificateIssuePayload"}
+
+func (ec *executionContext) _CertificateIssuePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CertificateIssuePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, certificateIssuePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CertificateIssuePayload")
+		case "certificate":
+			out.Values[i] = ec._CertificateIssuePayload_certificate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CertificateIssuePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var certificationImplementors = []string{"Certification"}
 
 func (ec *executionContext) _Certification(ctx context.Context, sel ast.SelectionSet, obj *domain.Certification) graphql.Marshaler {
@@ -21915,6 +30402,786 @@ func (ec *executionContext) _CustodyEventEdge(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var dispositionOutcomeImplementors = []string{"DispositionOutcome"}
+
+func (ec *executionContext) _DispositionOutcome(ctx context.Context, sel ast.SelectionSet, obj *domain.Outcome) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dispositionOutcomeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DispositionOutcome")
+		case "kind":
+			out.Values[i] = ec._DispositionOutcome_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "buyer":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DispositionOutcome_buyer(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "buyerCountry":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DispositionOutcome_buyerCountry(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "downstreamVendor":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DispositionOutcome_downstreamVendor(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "downstreamCertification":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DispositionOutcome_downstreamCertification(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "note":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DispositionOutcome_note(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "detail":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DispositionOutcome_detail(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "recordedAt":
+			out.Values[i] = ec._DispositionOutcome_recordedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var dispositionOutcomeRecordPayloadImplementors = []string{"DispositionOutcomeRecordPayload"}
+
+func (ec *executionContext) _DispositionOutcomeRecordPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DispositionOutcomeRecordPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dispositionOutcomeRecordPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DispositionOutcomeRecordPayload")
+		case "line":
+			out.Values[i] = ec._DispositionOutcomeRecordPayload_line(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._DispositionOutcomeRecordPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var dispositionReportImplementors = []string{"DispositionReport"}
+
+func (ec *executionContext) _DispositionReport(ctx context.Context, sel ast.SelectionSet, obj *model.DispositionReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dispositionReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DispositionReport")
+		case "rows":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DispositionReport_rows(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "csvUrl":
+			out.Values[i] = ec._DispositionReport_csvUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var dispositionReportRowImplementors = []string{"DispositionReportRow"}
+
+func (ec *executionContext) _DispositionReportRow(ctx context.Context, sel ast.SelectionSet, obj *domain.DispositionRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dispositionReportRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DispositionReportRow")
+		case "assetTag":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DispositionReportRow_assetTag(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "serial":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DispositionReportRow_serial(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "model":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DispositionReportRow_model(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "order":
+			out.Values[i] = ec._DispositionReportRow_order(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "vendorName":
+			out.Values[i] = ec._DispositionReportRow_vendorName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "outcome":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DispositionReportRow_outcome(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "sanitizationMethod":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DispositionReportRow_sanitizationMethod(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "certificateNumber":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DispositionReportRow_certificateNumber(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "writtenBack":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DispositionReportRow_writtenBack(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "asset":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DispositionReportRow_asset(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var itamWriteBackPayloadImplementors = []string{"ItamWriteBackPayload"}
+
+func (ec *executionContext) _ItamWriteBackPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ItamWriteBackPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, itamWriteBackPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ItamWriteBackPayload")
+		case "pickupOrder":
+			out.Values[i] = ec._ItamWriteBackPayload_pickupOrder(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ItamWriteBackPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var keyValueImplementors = []string{"KeyValue"}
 
 func (ec *executionContext) _KeyValue(ctx context.Context, sel ast.SelectionSet, obj *model.KeyValue) graphql.Marshaler {
@@ -22630,6 +31897,97 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "pickupCountScanBulk":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_pickupCountScanBulk(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pickupDockScan":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pickupDockScan(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pickupDockScanBulk":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pickupDockScanBulk(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pickupReceiptScan":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pickupReceiptScan(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pickupReceiptScanBulk":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pickupReceiptScanBulk(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pickupDiscrepancyResolve":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pickupDiscrepancyResolve(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pickupConfirm":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pickupConfirm(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pickupReceiptConfirm":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pickupReceiptConfirm(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sanitizationRecord":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sanitizationRecord(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dispositionOutcomeRecord":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_dispositionOutcomeRecord(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "certificateIssue":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_certificateIssue(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "itamWriteBack":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_itamWriteBack(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "slaPolicySet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_slaPolicySet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "slaSweep":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_slaSweep(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -24287,6 +33645,49 @@ func (ec *executionContext) _PersonUpdatePayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var pickupConfirmPayloadImplementors = []string{"PickupConfirmPayload"}
+
+func (ec *executionContext) _PickupConfirmPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PickupConfirmPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupConfirmPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupConfirmPayload")
+		case "pickupOrder":
+			out.Values[i] = ec._PickupConfirmPayload_pickupOrder(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._PickupConfirmPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var pickupCountReportImplementors = []string{"PickupCountReport"}
 
 func (ec *executionContext) _PickupCountReport(ctx context.Context, sel ast.SelectionSet, obj *domain.CountReport) graphql.Marshaler {
@@ -24431,6 +33832,49 @@ func (ec *executionContext) _PickupCountScanPayload(ctx context.Context, sel ast
 	return out
 }
 
+var pickupDiscrepancyResolvePayloadImplementors = []string{"PickupDiscrepancyResolvePayload"}
+
+func (ec *executionContext) _PickupDiscrepancyResolvePayload(ctx context.Context, sel ast.SelectionSet, obj *model.PickupDiscrepancyResolvePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupDiscrepancyResolvePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupDiscrepancyResolvePayload")
+		case "resolution":
+			out.Values[i] = ec._PickupDiscrepancyResolvePayload_resolution(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._PickupDiscrepancyResolvePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var pickupLineImplementors = []string{"PickupLine"}
 
 func (ec *executionContext) _PickupLine(ctx context.Context, sel ast.SelectionSet, obj *domain.PickupLine) graphql.Marshaler {
@@ -24547,6 +33991,92 @@ func (ec *executionContext) _PickupLine(ctx context.Context, sel ast.SelectionSe
 		case "stagedAt":
 			out.Values[i] = ec._PickupLine_stagedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "statusReason":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupLine_statusReason(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "outcome":
+			out.Values[i] = ec._PickupLine_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sanitization":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupLine_sanitization(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "writtenBackAt":
+			out.Values[i] = ec._PickupLine_writtenBackAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "asset":
@@ -24825,6 +34355,178 @@ func (ec *executionContext) _PickupOrder(ctx context.Context, sel ast.SelectionS
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "pickedUpAt":
+			out.Values[i] = ec._PickupOrder_pickedUpAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "receivedAt":
+			out.Values[i] = ec._PickupOrder_receivedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "certifiedAt":
+			out.Values[i] = ec._PickupOrder_certifiedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "closedAt":
+			out.Values[i] = ec._PickupOrder_closedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dock":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupOrder_dock(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "receipt":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupOrder_receipt(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "signatures":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupOrder_signatures(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "certificate":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupOrder_certificate(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25039,6 +34741,246 @@ func (ec *executionContext) _PickupOrderUnstagePayload(ctx context.Context, sel 
 			out.Values[i] = ec._PickupOrderUnstagePayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupPhaseReportImplementors = []string{"PickupPhaseReport"}
+
+func (ec *executionContext) _PickupPhaseReport(ctx context.Context, sel ast.SelectionSet, obj *domain.CountReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupPhaseReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupPhaseReport")
+		case "phase":
+			out.Values[i] = ec._PickupPhaseReport_phase(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lines":
+			out.Values[i] = ec._PickupPhaseReport_lines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "counted":
+			out.Values[i] = ec._PickupPhaseReport_counted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "missing":
+			out.Values[i] = ec._PickupPhaseReport_missing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discrepancies":
+			out.Values[i] = ec._PickupPhaseReport_discrepancies(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolutions":
+			out.Values[i] = ec._PickupPhaseReport_resolutions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupReceiptConfirmPayloadImplementors = []string{"PickupReceiptConfirmPayload"}
+
+func (ec *executionContext) _PickupReceiptConfirmPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PickupReceiptConfirmPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupReceiptConfirmPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupReceiptConfirmPayload")
+		case "pickupOrder":
+			out.Values[i] = ec._PickupReceiptConfirmPayload_pickupOrder(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._PickupReceiptConfirmPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupResolutionImplementors = []string{"PickupResolution"}
+
+func (ec *executionContext) _PickupResolution(ctx context.Context, sel ast.SelectionSet, obj *domain.Resolution) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupResolutionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupResolution")
+		case "id":
+			out.Values[i] = ec._PickupResolution_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "phase":
+			out.Values[i] = ec._PickupResolution_phase(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scanId":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupResolution_scanId(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "line":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PickupResolution_line(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "action":
+			out.Values[i] = ec._PickupResolution_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._PickupResolution_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resolvedAt":
+			out.Values[i] = ec._PickupResolution_resolvedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -25282,6 +35224,155 @@ func (ec *executionContext) _PickupScan(ctx context.Context, sel ast.SelectionSe
 			out.Values[i] = ec._PickupScan_scannedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupScanBulkPayloadImplementors = []string{"PickupScanBulkPayload"}
+
+func (ec *executionContext) _PickupScanBulkPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PickupScanBulkPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupScanBulkPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupScanBulkPayload")
+		case "matched":
+			out.Values[i] = ec._PickupScanBulkPayload_matched(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discrepancies":
+			out.Values[i] = ec._PickupScanBulkPayload_discrepancies(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._PickupScanBulkPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupScanPayloadImplementors = []string{"PickupScanPayload"}
+
+func (ec *executionContext) _PickupScanPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PickupScanPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupScanPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupScanPayload")
+		case "scan":
+			out.Values[i] = ec._PickupScanPayload_scan(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._PickupScanPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pickupSignatureImplementors = []string{"PickupSignature"}
+
+func (ec *executionContext) _PickupSignature(ctx context.Context, sel ast.SelectionSet, obj *domain.PickupSignature) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pickupSignatureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PickupSignature")
+		case "role":
+			out.Values[i] = ec._PickupSignature_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._PickupSignature_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signedAt":
+			out.Values[i] = ec._PickupSignature_signedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "imageSha256":
+			out.Values[i] = ec._PickupSignature_imageSha256(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "consentVersion":
+			out.Values[i] = ec._PickupSignature_consentVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -25830,6 +35921,138 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "certificate":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_certificate(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "certificates":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_certificates(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "dispositionReport":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_dispositionReport(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "slaPolicy":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_slaPolicy(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "slaBreaches":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_slaBreaches(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "reconciliationReport":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_reconciliationReport(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -25944,6 +36167,842 @@ func (ec *executionContext) _RecipientNotifyPayload(ctx context.Context, sel ast
 			out.Values[i] = ec._RecipientNotifyPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var reconciliationItemImplementors = []string{"ReconciliationItem"}
+
+func (ec *executionContext) _ReconciliationItem(ctx context.Context, sel ast.SelectionSet, obj *model.ReconciliationItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reconciliationItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReconciliationItem")
+		case "kind":
+			out.Values[i] = ec._ReconciliationItem_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "id":
+			out.Values[i] = ec._ReconciliationItem_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stage":
+			out.Values[i] = ec._ReconciliationItem_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "serial":
+			out.Values[i] = ec._ReconciliationItem_serial(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "assetTag":
+			out.Values[i] = ec._ReconciliationItem_assetTag(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "orderId":
+			out.Values[i] = ec._ReconciliationItem_orderId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._ReconciliationItem_since(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ageDays":
+			out.Values[i] = ec._ReconciliationItem_ageDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "breached":
+			out.Values[i] = ec._ReconciliationItem_breached(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var reconciliationReportImplementors = []string{"ReconciliationReport"}
+
+func (ec *executionContext) _ReconciliationReport(ctx context.Context, sel ast.SelectionSet, obj *domain.Reconciliation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reconciliationReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReconciliationReport")
+		case "generatedAt":
+			out.Values[i] = ec._ReconciliationReport_generatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stages":
+			out.Values[i] = ec._ReconciliationReport_stages(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "items":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ReconciliationReport_items(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "truncated":
+			out.Values[i] = ec._ReconciliationReport_truncated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var reconciliationStageImplementors = []string{"ReconciliationStage"}
+
+func (ec *executionContext) _ReconciliationStage(ctx context.Context, sel ast.SelectionSet, obj *domain.ReconciliationStage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reconciliationStageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReconciliationStage")
+		case "stage":
+			out.Values[i] = ec._ReconciliationStage_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._ReconciliationStage_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "count":
+			out.Values[i] = ec._ReconciliationStage_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "oldestSince":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ReconciliationStage_oldestSince(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "breached":
+			out.Values[i] = ec._ReconciliationStage_breached(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var sLABreachImplementors = []string{"SLABreach"}
+
+func (ec *executionContext) _SLABreach(ctx context.Context, sel ast.SelectionSet, obj *domain.Breach) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sLABreachImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SLABreach")
+		case "id":
+			out.Values[i] = ec._SLABreach_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.Values[i] = ec._SLABreach_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "subjectKind":
+			out.Values[i] = ec._SLABreach_subjectKind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "subjectId":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._SLABreach_subjectId(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "since":
+			out.Values[i] = ec._SLABreach_since(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dueAt":
+			out.Values[i] = ec._SLABreach_dueAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "raisedAt":
+			out.Values[i] = ec._SLABreach_raisedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var sLABreachConnectionImplementors = []string{"SLABreachConnection"}
+
+func (ec *executionContext) _SLABreachConnection(ctx context.Context, sel ast.SelectionSet, obj *model.SLABreachConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sLABreachConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SLABreachConnection")
+		case "edges":
+			out.Values[i] = ec._SLABreachConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._SLABreachConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var sLABreachEdgeImplementors = []string{"SLABreachEdge"}
+
+func (ec *executionContext) _SLABreachEdge(ctx context.Context, sel ast.SelectionSet, obj *model.SLABreachEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sLABreachEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SLABreachEdge")
+		case "cursor":
+			out.Values[i] = ec._SLABreachEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._SLABreachEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var sLAPolicyImplementors = []string{"SLAPolicy"}
+
+func (ec *executionContext) _SLAPolicy(ctx context.Context, sel ast.SelectionSet, obj *domain.SLAPolicy) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sLAPolicyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SLAPolicy")
+		case "retiredToStagedDays":
+			out.Values[i] = ec._SLAPolicy_retiredToStagedDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stagedToPickedUpDays":
+			out.Values[i] = ec._SLAPolicy_stagedToPickedUpDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pickedUpToCertificateDays":
+			out.Values[i] = ec._SLAPolicy_pickedUpToCertificateDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "certificateToWriteBackDays":
+			out.Values[i] = ec._SLAPolicy_certificateToWriteBackDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "offboardingDueDays":
+			out.Values[i] = ec._SLAPolicy_offboardingDueDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._SLAPolicy_updatedAt(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "updatedBy":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._SLAPolicy_updatedBy(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var sLAPolicySetPayloadImplementors = []string{"SLAPolicySetPayload"}
+
+func (ec *executionContext) _SLAPolicySetPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SLAPolicySetPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sLAPolicySetPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SLAPolicySetPayload")
+		case "policy":
+			out.Values[i] = ec._SLAPolicySetPayload_policy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._SLAPolicySetPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var sLASweepPayloadImplementors = []string{"SLASweepPayload"}
+
+func (ec *executionContext) _SLASweepPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SLASweepPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sLASweepPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SLASweepPayload")
+		case "raised":
+			out.Values[i] = ec._SLASweepPayload_raised(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._SLASweepPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var sanitizationRecordImplementors = []string{"SanitizationRecord"}
+
+func (ec *executionContext) _SanitizationRecord(ctx context.Context, sel ast.SelectionSet, obj *domain.SanitizationRecord) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sanitizationRecordImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SanitizationRecord")
+		case "method":
+			out.Values[i] = ec._SanitizationRecord_method(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "technique":
+			out.Values[i] = ec._SanitizationRecord_technique(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tool":
+			out.Values[i] = ec._SanitizationRecord_tool(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "toolVersion":
+			out.Values[i] = ec._SanitizationRecord_toolVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verificationMethod":
+			out.Values[i] = ec._SanitizationRecord_verificationMethod(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verificationResult":
+			out.Values[i] = ec._SanitizationRecord_verificationResult(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "performedAt":
+			out.Values[i] = ec._SanitizationRecord_performedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "technicianName":
+			out.Values[i] = ec._SanitizationRecord_technicianName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attestedAt":
+			out.Values[i] = ec._SanitizationRecord_attestedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "validatorName":
+			out.Values[i] = ec._SanitizationRecord_validatorName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "validatedAt":
+			out.Values[i] = ec._SanitizationRecord_validatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordedAt":
+			out.Values[i] = ec._SanitizationRecord_recordedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var sanitizationRecordPayloadImplementors = []string{"SanitizationRecordPayload"}
+
+func (ec *executionContext) _SanitizationRecordPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SanitizationRecordPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sanitizationRecordPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SanitizationRecordPayload")
+		case "sanitization":
+			out.Values[i] = ec._SanitizationRecordPayload_sanitization(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "line":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._SanitizationRecordPayload_line(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "userErrors":
+			out.Values[i] = ec._SanitizationRecordPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -27644,6 +38703,67 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNCertificate2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCertificate(ctx context.Context, sel ast.SelectionSet, v *domain.Certificate) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Certificate(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCertificateConnection2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificateConnection(ctx context.Context, sel ast.SelectionSet, v *model.CertificateConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CertificateConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCertificateEdge2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificateEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CertificateEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCertificateEdge2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificateEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCertificateEdge2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificateEdge(ctx context.Context, sel ast.SelectionSet, v *model.CertificateEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CertificateEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCertificateIssueInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificateIssueInput(ctx context.Context, v any) (model.CertificateIssueInput, error) {
+	res, err := ec.unmarshalInputCertificateIssueInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCertificateIssuePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificateIssuePayload(ctx context.Context, sel ast.SelectionSet, v *model.CertificateIssuePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CertificateIssuePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCertification2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCertification(ctx context.Context, sel ast.SelectionSet, v domain.Certification) graphql.Marshaler {
 	return ec._Certification(ctx, sel, &v)
 }
@@ -27893,6 +39013,89 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 	return res
 }
 
+func (ec *executionContext) marshalNDispositionOutcome2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOutcome(ctx context.Context, sel ast.SelectionSet, v *domain.Outcome) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DispositionOutcome(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDispositionOutcomeKind2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOutcomeKind(ctx context.Context, v any) (domain.OutcomeKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.OutcomeKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDispositionOutcomeKind2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOutcomeKind(ctx context.Context, sel ast.SelectionSet, v domain.OutcomeKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNDispositionOutcomeRecordInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐDispositionOutcomeRecordInput(ctx context.Context, v any) (model.DispositionOutcomeRecordInput, error) {
+	res, err := ec.unmarshalInputDispositionOutcomeRecordInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDispositionOutcomeRecordPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐDispositionOutcomeRecordPayload(ctx context.Context, sel ast.SelectionSet, v *model.DispositionOutcomeRecordPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DispositionOutcomeRecordPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDispositionReport2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐDispositionReport(ctx context.Context, sel ast.SelectionSet, v *model.DispositionReport) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DispositionReport(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDispositionReportFilter2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐDispositionReportFilter(ctx context.Context, v any) (model.DispositionReportFilter, error) {
+	res, err := ec.unmarshalInputDispositionReportFilter(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDispositionReportRow2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐDispositionRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.DispositionRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDispositionReportRow2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐDispositionRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDispositionReportRow2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐDispositionRow(ctx context.Context, sel ast.SelectionSet, v *domain.DispositionRow) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DispositionReportRow(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -27968,6 +39171,21 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNItamWriteBackInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐItamWriteBackInput(ctx context.Context, v any) (model.ItamWriteBackInput, error) {
+	res, err := ec.unmarshalInputItamWriteBackInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNItamWriteBackPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐItamWriteBackPayload(ctx context.Context, sel ast.SelectionSet, v *model.ItamWriteBackPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ItamWriteBackPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNKeyValue2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐKeyValue(ctx context.Context, sel ast.SelectionSet, v *model.KeyValue) graphql.Marshaler {
@@ -28389,6 +39607,21 @@ func (ec *executionContext) marshalNPersonUpdatePayload2ᚖgithubᚗcomᚋcustod
 	return ec._PersonUpdatePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNPickupConfirmInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupConfirmInput(ctx context.Context, v any) (model.PickupConfirmInput, error) {
+	res, err := ec.unmarshalInputPickupConfirmInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPickupConfirmPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupConfirmPayload(ctx context.Context, sel ast.SelectionSet, v *model.PickupConfirmPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupConfirmPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPickupCountReport2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCountReport(ctx context.Context, sel ast.SelectionSet, v *domain.CountReport) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -28427,6 +39660,31 @@ func (ec *executionContext) marshalNPickupCountScanPayload2ᚖgithubᚗcomᚋcus
 		return graphql.Null
 	}
 	return ec._PickupCountScanPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPickupDiscrepancyResolveInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupDiscrepancyResolveInput(ctx context.Context, v any) (model.PickupDiscrepancyResolveInput, error) {
+	res, err := ec.unmarshalInputPickupDiscrepancyResolveInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPickupDiscrepancyResolvePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupDiscrepancyResolvePayload(ctx context.Context, sel ast.SelectionSet, v *model.PickupDiscrepancyResolvePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupDiscrepancyResolvePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPickupDockScanBulkInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupDockScanBulkInput(ctx context.Context, v any) (model.PickupDockScanBulkInput, error) {
+	res, err := ec.unmarshalInputPickupDockScanBulkInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNPickupDockScanInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupDockScanInput(ctx context.Context, v any) (model.PickupDockScanInput, error) {
+	res, err := ec.unmarshalInputPickupDockScanInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNPickupLine2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.PickupLine) graphql.Marshaler {
@@ -28563,6 +39821,67 @@ func (ec *executionContext) marshalNPickupOrderUnstagePayload2ᚖgithubᚗcomᚋ
 	return ec._PickupOrderUnstagePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPickupPhaseReport2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCountReport(ctx context.Context, sel ast.SelectionSet, v *domain.CountReport) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupPhaseReport(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPickupReceiptConfirmInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupReceiptConfirmInput(ctx context.Context, v any) (model.PickupReceiptConfirmInput, error) {
+	res, err := ec.unmarshalInputPickupReceiptConfirmInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPickupReceiptConfirmPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupReceiptConfirmPayload(ctx context.Context, sel ast.SelectionSet, v *model.PickupReceiptConfirmPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupReceiptConfirmPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPickupReceiptScanBulkInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupReceiptScanBulkInput(ctx context.Context, v any) (model.PickupReceiptScanBulkInput, error) {
+	res, err := ec.unmarshalInputPickupReceiptScanBulkInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNPickupReceiptScanInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupReceiptScanInput(ctx context.Context, v any) (model.PickupReceiptScanInput, error) {
+	res, err := ec.unmarshalInputPickupReceiptScanInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPickupResolution2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐResolutionᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.Resolution) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPickupResolution2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐResolution(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPickupResolution2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐResolution(ctx context.Context, sel ast.SelectionSet, v *domain.Resolution) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupResolution(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPickupScan2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupScanᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.PickupScan) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -28589,6 +39908,16 @@ func (ec *executionContext) marshalNPickupScan2ᚖgithubᚗcomᚋcustodyᚑdev�
 	return ec._PickupScan(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPickupScanBulkPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanBulkPayload(ctx context.Context, sel ast.SelectionSet, v *model.PickupScanBulkPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupScanBulkPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNPickupScanInput2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanInputᚄ(ctx context.Context, v any) ([]*model.PickupScanInput, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
@@ -28606,6 +39935,16 @@ func (ec *executionContext) unmarshalNPickupScanInput2ᚕᚖgithubᚗcomᚋcusto
 func (ec *executionContext) unmarshalNPickupScanInput2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanInput(ctx context.Context, v any) (*model.PickupScanInput, error) {
 	res, err := ec.unmarshalInputPickupScanInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPickupScanPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPickupScanPayload(ctx context.Context, sel ast.SelectionSet, v *model.PickupScanPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupScanPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNPickupScanPhase2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐScanPhase(ctx context.Context, v any) (domain.ScanPhase, error) {
@@ -28632,6 +39971,49 @@ func (ec *executionContext) unmarshalNPickupScanResult2githubᚗcomᚋcustodyᚑ
 }
 
 func (ec *executionContext) marshalNPickupScanResult2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐScanResult(ctx context.Context, sel ast.SelectionSet, v domain.ScanResult) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNPickupSignature2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupSignatureᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.PickupSignature) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPickupSignature2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupSignature(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPickupSignature2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupSignature(ctx context.Context, sel ast.SelectionSet, v *domain.PickupSignature) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PickupSignature(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPickupSignerRole2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSignerRole(ctx context.Context, v any) (domain.SignerRole, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.SignerRole(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPickupSignerRole2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSignerRole(ctx context.Context, sel ast.SelectionSet, v domain.SignerRole) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalString(string(v))
 	if res == graphql.Null {
@@ -28672,6 +40054,79 @@ func (ec *executionContext) marshalNRecipientNotifyPayload2ᚖgithubᚗcomᚋcus
 		return graphql.Null
 	}
 	return ec._RecipientNotifyPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReconciliationItem2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐReconciliationItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReconciliationItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReconciliationItem2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐReconciliationItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReconciliationItem2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐReconciliationItem(ctx context.Context, sel ast.SelectionSet, v *model.ReconciliationItem) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ReconciliationItem(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReconciliationReport2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReconciliation(ctx context.Context, sel ast.SelectionSet, v *domain.Reconciliation) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ReconciliationReport(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReconciliationStage2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReconciliationStage(ctx context.Context, sel ast.SelectionSet, v domain.ReconciliationStage) graphql.Marshaler {
+	return ec._ReconciliationStage(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNReconciliationStage2ᚕgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReconciliationStageᚄ(ctx context.Context, sel ast.SelectionSet, v []domain.ReconciliationStage) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReconciliationStage2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReconciliationStage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNResolutionAction2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐResolutionAction(ctx context.Context, v any) (domain.ResolutionAction, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.ResolutionAction(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNResolutionAction2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐResolutionAction(ctx context.Context, sel ast.SelectionSet, v domain.ResolutionAction) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNReturnCondition2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐReturnCondition(ctx context.Context, v any) (domain.ReturnCondition, error) {
@@ -28755,6 +40210,153 @@ func (ec *executionContext) marshalNRole2ᚕgithubᚗcomᚋcustodyᚑdevᚋcusto
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNSLABreach2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐBreach(ctx context.Context, sel ast.SelectionSet, v *domain.Breach) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._SLABreach(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSLABreachConnection2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSLABreachConnection(ctx context.Context, sel ast.SelectionSet, v *model.SLABreachConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._SLABreachConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSLABreachEdge2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSLABreachEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SLABreachEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSLABreachEdge2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSLABreachEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSLABreachEdge2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSLABreachEdge(ctx context.Context, sel ast.SelectionSet, v *model.SLABreachEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._SLABreachEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSLAPolicy2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSLAPolicy(ctx context.Context, sel ast.SelectionSet, v *domain.SLAPolicy) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._SLAPolicy(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSLAPolicySetInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSLAPolicySetInput(ctx context.Context, v any) (model.SLAPolicySetInput, error) {
+	res, err := ec.unmarshalInputSLAPolicySetInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSLAPolicySetPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSLAPolicySetPayload(ctx context.Context, sel ast.SelectionSet, v *model.SLAPolicySetPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._SLAPolicySetPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSLAStage2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSLAStage(ctx context.Context, v any) (domain.SLAStage, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.SLAStage(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSLAStage2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSLAStage(ctx context.Context, sel ast.SelectionSet, v domain.SLAStage) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNSLASubjectKind2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSubjectKind(ctx context.Context, v any) (domain.SubjectKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.SubjectKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSLASubjectKind2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSubjectKind(ctx context.Context, sel ast.SelectionSet, v domain.SubjectKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNSLASweepPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSLASweepPayload(ctx context.Context, sel ast.SelectionSet, v *model.SLASweepPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._SLASweepPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSanitizationMethod2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSanitizationMethod(ctx context.Context, v any) (domain.SanitizationMethod, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.SanitizationMethod(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSanitizationMethod2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSanitizationMethod(ctx context.Context, sel ast.SelectionSet, v domain.SanitizationMethod) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNSanitizationRecordInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSanitizationRecordInput(ctx context.Context, v any) (model.SanitizationRecordInput, error) {
+	res, err := ec.unmarshalInputSanitizationRecordInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSanitizationRecordPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSanitizationRecordPayload(ctx context.Context, sel ast.SelectionSet, v *model.SanitizationRecordPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._SanitizationRecordPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSignatureImage2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSignatureImage(ctx context.Context, sel ast.SelectionSet, v *model.SignatureImage) graphql.Marshaler {
@@ -28997,6 +40599,23 @@ func (ec *executionContext) marshalNVendorEngagePayload2ᚖgithubᚗcomᚋcustod
 		return graphql.Null
 	}
 	return ec._VendorEngagePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNVerificationResult2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐVerificationResult(ctx context.Context, v any) (domain.VerificationResult, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.VerificationResult(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVerificationResult2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐVerificationResult(ctx context.Context, sel ast.SelectionSet, v domain.VerificationResult) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐViewer(ctx context.Context, sel ast.SelectionSet, v *model.Viewer) graphql.Marshaler {
@@ -29300,6 +40919,13 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOCertificate2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCertificate(ctx context.Context, sel ast.SelectionSet, v *domain.Certificate) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Certificate(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOCertificationInput2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐCertificationInputᚄ(ctx context.Context, v any) ([]*model.CertificationInput, error) {
 	if v == nil {
 		return nil, nil
@@ -29375,6 +41001,24 @@ func (ec *executionContext) marshalOCustodyEventType2ᚕgithubᚗcomᚋcustody�
 	return ret
 }
 
+func (ec *executionContext) unmarshalODate2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := model.UnmarshalDate(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODate2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalDate(*v)
+	return res
+}
+
 func (ec *executionContext) unmarshalODateTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
 	if v == nil {
 		return nil, nil
@@ -29391,6 +41035,13 @@ func (ec *executionContext) marshalODateTime2ᚖtimeᚐTime(ctx context.Context,
 	_ = ctx
 	res := model.MarshalDateTime(*v)
 	return res
+}
+
+func (ec *executionContext) marshalODispositionOutcome2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐOutcome(ctx context.Context, sel ast.SelectionSet, v *domain.Outcome) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DispositionOutcome(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
@@ -29695,6 +41346,13 @@ func (ec *executionContext) unmarshalOPickupOrderFilter2ᚖgithubᚗcomᚋcustod
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOPickupResolution2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐResolution(ctx context.Context, sel ast.SelectionSet, v *domain.Resolution) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PickupResolution(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOPickupScan2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPickupScanᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.PickupScan) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -29745,6 +41403,85 @@ func (ec *executionContext) marshalOReceipt2ᚖgithubᚗcomᚋcustodyᚑdevᚋcu
 		return graphql.Null
 	}
 	return ec._Receipt(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSLABreachFilter2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐSLABreachFilter(ctx context.Context, v any) (*model.SLABreachFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSLABreachFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSLAPolicy2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSLAPolicy(ctx context.Context, sel ast.SelectionSet, v *domain.SLAPolicy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SLAPolicy(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSLAStage2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSLAStage(ctx context.Context, v any) (*domain.SLAStage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.SLAStage(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSLAStage2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSLAStage(ctx context.Context, sel ast.SelectionSet, v *domain.SLAStage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) unmarshalOSLASubjectKind2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSubjectKind(ctx context.Context, v any) (*domain.SubjectKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.SubjectKind(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSLASubjectKind2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSubjectKind(ctx context.Context, sel ast.SelectionSet, v *domain.SubjectKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) unmarshalOSanitizationMethod2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSanitizationMethod(ctx context.Context, v any) (*domain.SanitizationMethod, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.SanitizationMethod(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSanitizationMethod2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSanitizationMethod(ctx context.Context, sel ast.SelectionSet, v *domain.SanitizationMethod) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) marshalOSanitizationRecord2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSanitizationRecord(ctx context.Context, sel ast.SelectionSet, v *domain.SanitizationRecord) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SanitizationRecord(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOSignature2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐSignature(ctx context.Context, sel ast.SelectionSet, v *domain.Signature) graphql.Marshaler {

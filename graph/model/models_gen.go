@@ -184,6 +184,36 @@ type AssetReturnReceivePayload struct {
 	UserErrors []*domain.UserError `json:"userErrors"`
 }
 
+// A page of certificates.
+type CertificateConnection struct {
+	// The certificates of this page, each with its cursor.
+	Edges []*CertificateEdge `json:"edges"`
+	// Where this page stands in the list.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// A certificate in a list.
+type CertificateEdge struct {
+	// An opaque cursor: pass it as `after` to continue after this certificate.
+	Cursor string `json:"cursor"`
+	// The certificate.
+	Node *domain.Certificate `json:"node"`
+}
+
+// Issues an order's certificate.
+type CertificateIssueInput struct {
+	// The global id of a RECEIVED order.
+	OrderID string `json:"orderId"`
+}
+
+// The result of `certificateIssue`.
+type CertificateIssuePayload struct {
+	// The certificate, or null when `userErrors` is not empty.
+	Certificate *domain.Certificate `json:"certificate,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
 // A certification as verified by the tenant.
 type CertificationInput struct {
 	// The certification scheme (one certification per scheme).
@@ -254,6 +284,64 @@ type CustodyEventStreamFilter struct {
 	CaseID *string `json:"caseId,omitempty"`
 	// Only events of this asset (global id).
 	AssetID *string `json:"assetId,omitempty"`
+}
+
+// The outcome of one received asset.
+type DispositionOutcomeRecordInput struct {
+	// The global id of a RECEIVED order.
+	OrderID string `json:"orderId"`
+	// The asset's serial; give it, the asset tag, or both (they must name the same line).
+	Serial *string `json:"serial,omitempty"`
+	// The asset's tag.
+	AssetTag *string `json:"assetTag,omitempty"`
+	// What became of the asset.
+	Outcome domain.OutcomeKind `json:"outcome"`
+	// The buyer: required for REMARKETED and EXPORTED.
+	Buyer *string `json:"buyer,omitempty"`
+	// The buyer's country, ISO 3166 alpha-2: required for EXPORTED.
+	BuyerCountry *string `json:"buyerCountry,omitempty"`
+	// The downstream recycler: required for RECYCLED.
+	DownstreamVendor *string `json:"downstreamVendor,omitempty"`
+	// The recycler's certification: required for RECYCLED.
+	DownstreamCertification *string `json:"downstreamCertification,omitempty"`
+	// A free-text note.
+	Note *string `json:"note,omitempty"`
+	// A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// The result of `dispositionOutcomeRecord`.
+type DispositionOutcomeRecordPayload struct {
+	// The asset's manifest line with its outcome, or null when `userErrors` is not empty.
+	Line *domain.PickupLine `json:"line,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// Narrows `Query.dispositionReport`: give an order, or a date range (both from and to), or both.
+type DispositionReportFilter struct {
+	// Only the assets of this pickup order (global id).
+	OrderID *string `json:"orderId,omitempty"`
+	// Only assets whose outcome was recorded on or after this day (UTC).
+	From *time.Time `json:"from,omitempty"`
+	// Only assets whose outcome was recorded before this day (UTC, exclusive: November is from 2026-11-01 to 2026-12-01).
+	To *time.Time `json:"to,omitempty"`
+}
+
+// Marks certified assets as written back to the ITAM system.
+type ItamWriteBackInput struct {
+	// The global id of a CERTIFIED order.
+	OrderID string `json:"orderId"`
+	// Only these assets (global ids, at most 10,000); omitted or empty: every certified asset not yet written back.
+	AssetIds []string `json:"assetIds,omitempty"`
+}
+
+// The result of `itamWriteBack`.
+type ItamWriteBackPayload struct {
+	// The order (CLOSED once nothing is left to write back), or null when `userErrors` is not empty.
+	PickupOrder *domain.PickupOrder `json:"pickupOrder,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
 }
 
 // A named fact of a custody event.
@@ -335,8 +423,9 @@ type OffboardingCaseOpenInput struct {
 	PersonID string `json:"personId"`
 	// Their last working day.
 	LastDay time.Time `json:"lastDay"`
-	// When everything must be back (not before the last day).
-	DueDate time.Time `json:"dueDate"`
+	// When everything must be back (not before the last day). Omitted: the last
+	// day plus the tenant's SLA policy `offboardingDueDays` (7 by default).
+	DueDate *time.Time `json:"dueDate,omitempty"`
 	// A free-text note.
 	Note *string `json:"note,omitempty"`
 	// A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing.
@@ -532,6 +621,26 @@ type PersonUpdatePayload struct {
 	UserErrors []*domain.UserError `json:"userErrors"`
 }
 
+// Confirms a dock pickup.
+type PickupConfirmInput struct {
+	// The global id of an OPEN order.
+	OrderID string `json:"orderId"`
+	// The global id of the vendor's technician who takes the assets: an ITAD_VENDOR member of the order's vendor.
+	TechnicianMemberID string `json:"technicianMemberId"`
+	// The technician's signature.
+	TechnicianSignature *SignatureInput `json:"technicianSignature"`
+	// The signature of the caller, the staff member who releases the assets.
+	StaffSignature *SignatureInput `json:"staffSignature"`
+}
+
+// The result of `pickupConfirm`.
+type PickupConfirmPayload struct {
+	// The order, now PICKED_UP, or null when `userErrors` is not empty.
+	PickupOrder *domain.PickupOrder `json:"pickupOrder,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
 // Many scans of a physical count.
 type PickupCountScanBulkInput struct {
 	// The global id of an OPEN order.
@@ -564,6 +673,46 @@ type PickupCountScanPayload struct {
 	Scan *domain.PickupScan `json:"scan,omitempty"`
 	// Problems with the input; empty on success.
 	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// IT's decision about one discrepancy: give `scanId` for a scan that did not match, or `assetId` for a missing line.
+type PickupDiscrepancyResolveInput struct {
+	// The global id of the order: OPEN for the dock, PICKED_UP for the receipt.
+	OrderID string `json:"orderId"`
+	// The phase: PICKUP (the dock) or RECEIPT.
+	Phase domain.ScanPhase `json:"phase"`
+	// The discrepant scan, as `PickupScan.id` shows it.
+	ScanID *string `json:"scanId,omitempty"`
+	// The global id of the asset of a missing line.
+	AssetID *string `json:"assetId,omitempty"`
+	// The decision.
+	Action domain.ResolutionAction `json:"action"`
+	// Why.
+	Reason string `json:"reason"`
+}
+
+// The result of `pickupDiscrepancyResolve`.
+type PickupDiscrepancyResolvePayload struct {
+	// The resolution recorded, or null when `userErrors` is not empty.
+	Resolution *domain.Resolution `json:"resolution,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// Many dock scans.
+type PickupDockScanBulkInput struct {
+	// The global id of an OPEN order.
+	OrderID string `json:"orderId"`
+	// The scans, in scan order (1 to 10,000).
+	Scans []*PickupScanInput `json:"scans"`
+}
+
+// One dock scan.
+type PickupDockScanInput struct {
+	// The global id of an OPEN order.
+	OrderID string `json:"orderId"`
+	// What was scanned.
+	Scan *PickupScanInput `json:"scan"`
 }
 
 // A page of pickup orders.
@@ -646,6 +795,46 @@ type PickupOrderUnstagePayload struct {
 	UserErrors []*domain.UserError `json:"userErrors"`
 }
 
+// Confirms a receipt.
+type PickupReceiptConfirmInput struct {
+	// The global id of a PICKED_UP order.
+	OrderID string `json:"orderId"`
+}
+
+// The result of `pickupReceiptConfirm`.
+type PickupReceiptConfirmPayload struct {
+	// The order, now RECEIVED, or null when `userErrors` is not empty.
+	PickupOrder *domain.PickupOrder `json:"pickupOrder,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// Many receipt scans.
+type PickupReceiptScanBulkInput struct {
+	// The global id of a PICKED_UP order.
+	OrderID string `json:"orderId"`
+	// The scans, in scan order (1 to 10,000).
+	Scans []*PickupScanInput `json:"scans"`
+}
+
+// One receipt scan.
+type PickupReceiptScanInput struct {
+	// The global id of a PICKED_UP order.
+	OrderID string `json:"orderId"`
+	// What was scanned.
+	Scan *PickupScanInput `json:"scan"`
+}
+
+// The result of `pickupDockScanBulk` and `pickupReceiptScanBulk`.
+type PickupScanBulkPayload struct {
+	// How many scans matched a manifest line.
+	Matched int `json:"matched"`
+	// The scans that did not match, with their results (empty when all matched).
+	Discrepancies []*domain.PickupScan `json:"discrepancies,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
 // One scanned item.
 type PickupScanInput struct {
 	// The serial scanned; give it, the asset tag, or both.
@@ -656,6 +845,14 @@ type PickupScanInput struct {
 	Model *string `json:"model,omitempty"`
 	// The time the scanning device reported.
 	DeviceTime *time.Time `json:"deviceTime,omitempty"`
+}
+
+// The result of `pickupDockScan` and `pickupReceiptScan`.
+type PickupScanPayload struct {
+	// The scan with its result, or null when `userErrors` is not empty.
+	Scan *domain.PickupScan `json:"scan,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
 }
 
 // The read side of the API. Every field is authorized against the caller's roles.
@@ -690,6 +887,128 @@ type RecipientNotifyInput struct {
 type RecipientNotifyPayload struct {
 	// The assets now AWAITING_COLLECTION, or null when `userErrors` is not empty.
 	Assets []*domain.Asset `json:"assets,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// One record of a reconciliation.
+type ReconciliationItem struct {
+	// What kind of record it is.
+	Kind domain.SubjectKind `json:"kind"`
+	// The record's global id (an Asset, PickupOrder or OffboardingCase).
+	ID string `json:"id"`
+	// The asset state, pickup order state or case state (OPEN) it is in.
+	Stage string `json:"stage"`
+	// An asset's manufacturer serial, if known.
+	Serial *string `json:"serial,omitempty"`
+	// An asset's company asset tag, if any.
+	AssetTag *string `json:"assetTag,omitempty"`
+	// The global id of the pickup order an asset is on, or of the order itself.
+	OrderID *string `json:"orderId,omitempty"`
+	// When it entered the stage.
+	Since time.Time `json:"since"`
+	// Whole days since it entered the stage.
+	AgeDays int `json:"ageDays"`
+	// Whether any breach was raised for it.
+	Breached bool `json:"breached"`
+}
+
+// A page of SLA breaches.
+type SLABreachConnection struct {
+	// The breaches of this page, each with its cursor.
+	Edges []*SLABreachEdge `json:"edges"`
+	// Where this page stands in the list.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// An SLA breach in a list.
+type SLABreachEdge struct {
+	// An opaque cursor: pass it as `after` to continue after this breach.
+	Cursor string `json:"cursor"`
+	// The breach.
+	Node *domain.Breach `json:"node"`
+}
+
+// Narrows `Query.slaBreaches`.
+type SLABreachFilter struct {
+	// Only breaches of this stage.
+	Stage *domain.SLAStage `json:"stage,omitempty"`
+	// Only breaches about this kind of record.
+	SubjectKind *domain.SubjectKind `json:"subjectKind,omitempty"`
+	// Only breaches about this record (the global id of an asset, pickup order or off-boarding case).
+	SubjectID *string `json:"subjectId,omitempty"`
+}
+
+// Every window of the SLA policy, in days, each from 1 to 3650.
+type SLAPolicySetInput struct {
+	// Days a RETIRED asset may wait to be staged.
+	RetiredToStagedDays int `json:"retiredToStagedDays"`
+	// Days staged assets may wait for the pickup.
+	StagedToPickedUpDays int `json:"stagedToPickedUpDays"`
+	// Days from the pickup to the certificate.
+	PickedUpToCertificateDays int `json:"pickedUpToCertificateDays"`
+	// Days from the certificate to the ITAM write-back.
+	CertificateToWriteBackDays int `json:"certificateToWriteBackDays"`
+	// The default due date of an off-boarding case, in days after the last day.
+	OffboardingDueDays int `json:"offboardingDueDays"`
+}
+
+// The result of `slaPolicySet`.
+type SLAPolicySetPayload struct {
+	// The policy now in force, or null when `userErrors` is not empty.
+	Policy *domain.SLAPolicy `json:"policy,omitempty"`
+	// Problems with the input; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// The result of `slaSweep`.
+type SLASweepPayload struct {
+	// How many breaches the sweep raised.
+	Raised int `json:"raised"`
+	// Problems with the request; empty on success.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// The sanitization record of one received asset.
+type SanitizationRecordInput struct {
+	// The global id of a RECEIVED order.
+	OrderID string `json:"orderId"`
+	// The asset's serial; give it, the asset tag, or both (they must name the same line).
+	Serial *string `json:"serial,omitempty"`
+	// The asset's tag.
+	AssetTag *string `json:"assetTag,omitempty"`
+	// The NIST SP 800-88 category.
+	Method domain.SanitizationMethod `json:"method"`
+	// What was done (at most 500 characters).
+	Technique string `json:"technique"`
+	// The tool used.
+	Tool string `json:"tool"`
+	// The tool's version.
+	ToolVersion string `json:"toolVersion"`
+	// How the result was checked.
+	VerificationMethod string `json:"verificationMethod"`
+	// What the verification found: only PASSED is recorded.
+	VerificationResult domain.VerificationResult `json:"verificationResult"`
+	// When the sanitization was performed: after the pickup, not in the future.
+	PerformedAt time.Time `json:"performedAt"`
+	// The technician who performed it.
+	TechnicianName string `json:"technicianName"`
+	// Must be true: by recording, the technician attests that the sanitization was performed as stated.
+	TechnicianAttests bool `json:"technicianAttests"`
+	// The second person who validated it (not the technician).
+	ValidatorName string `json:"validatorName"`
+	// When it was validated: not before it was performed, not in the future.
+	ValidatedAt time.Time `json:"validatedAt"`
+	// A client-chosen key (at most 200 characters): a retry with the same key and input returns the first result and writes nothing.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// The result of `sanitizationRecord`.
+type SanitizationRecordPayload struct {
+	// The record, or null when `userErrors` is not empty.
+	Sanitization *domain.SanitizationRecord `json:"sanitization,omitempty"`
+	// The asset's manifest line (with its outcome when the method was DESTROY), or null when `userErrors` is not empty.
+	Line *domain.PickupLine `json:"line,omitempty"`
 	// Problems with the input; empty on success.
 	UserErrors []*domain.UserError `json:"userErrors"`
 }

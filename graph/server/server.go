@@ -48,7 +48,11 @@ type Config struct {
 	// Ledger serves receipts and signing keys over plain HTTP; nil leaves
 	// those endpoints out. It needs Authorizer.
 	Ledger Ledger
-	// Authorizer applies the GraphQL role policy to the ledger endpoints.
+	// Disposition serves certificate PDFs and the disposition CSV; nil
+	// leaves those endpoints out. It needs Authorizer.
+	Disposition Disposition
+	// Authorizer applies the GraphQL role policy to the ledger and
+	// disposition endpoints.
 	Authorizer Authorizer
 	// Ready reports whether the server can serve requests: /readyz answers
 	// 200 only when it returns nil within a short timeout. Nil means always ready.
@@ -75,6 +79,7 @@ type Server struct {
 	metrics      *Metrics
 	auth         Authenticator
 	ledger       Ledger
+	disposition  Disposition
 	authz        Authorizer
 	proxies      []netip.Prefix
 	maxBodyBytes int64
@@ -85,6 +90,8 @@ type Server struct {
 //	/graphql                  authentication -> body buffering -> cfg.GraphQL
 //	GET /receipts/{eventId}   authentication -> a custody event's receipt file (cfg.Ledger)
 //	GET /ledger/keys          authentication -> the tenant's public signing keys (cfg.Ledger)
+//	GET /certificates/{id}.pdf        authentication -> a certificate of sanitization (cfg.Disposition)
+//	GET /reports/disposition.csv      authentication -> the disposition report for ITAM (cfg.Disposition)
 //	/healthz                  process alive
 //	/readyz                   cfg.Ready answered in time
 //	/metrics                  Prometheus exposition of cfg.Metrics
@@ -98,6 +105,7 @@ func New(cfg Config) *Server {
 		metrics:      cfg.Metrics,
 		auth:         cfg.Authenticator,
 		ledger:       cfg.Ledger,
+		disposition:  cfg.Disposition,
 		authz:        cfg.Authorizer,
 		proxies:      cfg.TrustedProxies,
 		maxBodyBytes: cfg.MaxBodyBytes,
@@ -120,6 +128,10 @@ func New(cfg Config) *Server {
 	if cfg.Ledger != nil {
 		route("GET /receipts/{eventId}", s.authenticate(http.HandlerFunc(s.receipt)))
 		route("GET /ledger/keys", s.authenticate(http.HandlerFunc(s.ledgerKeys)))
+	}
+	if cfg.Disposition != nil {
+		route("GET /certificates/{file}", s.authenticate(http.HandlerFunc(s.certificatePDF)))
+		route("GET /reports/disposition.csv", s.authenticate(http.HandlerFunc(s.dispositionCSV)))
 	}
 	route("GET /healthz", http.HandlerFunc(healthz))
 	route("GET /readyz", http.HandlerFunc(s.readyz))

@@ -218,6 +218,7 @@ func Start(ctx context.Context, cfg StartConfig) (_ *Running, err error) {
 		}),
 		Authenticator:  r.Store,
 		Ledger:         r.Service,
+		Disposition:    r.Service,
 		Authorizer:     az,
 		Ready:          r.Store.Ping,
 		Metrics:        r.Metrics,
