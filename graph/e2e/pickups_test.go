@@ -223,7 +223,8 @@ func TestPickupOrderAndCount(t *testing.T) {
 			t.Fatalf("re-staging a removed asset on the same order: %+v", errs)
 		}
 		e.ok(t, it, report, map[string]any{"id": order.ID}, &rep)
-		if c := rep.PickupOrder.Count; c.Lines != 3 || len(c.Missing) != 1 || len(c.Discrepancies) != 4 {
+		// The line of serials[1] is still named by its open substitutions.
+		if c := rep.PickupOrder.Count; c.Lines != 3 || len(c.Missing) != 0 || len(c.Discrepancies) != 4 {
 			t.Fatalf("count after removing a line = %+v (its substitution is settled)", c)
 		}
 
