@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/custody-dev/custody/domain"
 	"github.com/custody-dev/custody/graph"
@@ -130,6 +131,99 @@ var operations = []operation{
 		func(d delivered) map[string]any {
 			return map[string]any{"in": map[string]any{"orderId": graph.EncodeID("PickupOrder", mustUUID()), "scans": []map[string]any{{"serial": "X"}}}}
 		}, itWriters},
+
+	// ITAD disposition. Every order id below names no order: an allowed
+	// caller gets past the policy to a NOT_FOUND user error (or an empty
+	// result), which is all the matrix needs.
+	{"certificate", `query($id: ID!) { certificate(id: $id) { id number } }`, func(d delivered) map[string]any {
+		return map[string]any{"id": graph.EncodeID("Certificate", mustUUID())}
+	}, certificateReaders},
+	{"certificates", `{ certificates(first: 5) { edges { node { id number } } } }`, nil, certificateReaders},
+	{"dispositionReport", `query($id: ID!) { dispositionReport(filter: {orderId: $id}) { rows { serial } csvUrl } }`,
+		func(d delivered) map[string]any { return map[string]any{"id": noSuchOrder()} }, dispositionReaders},
+	{"slaPolicy", `{ slaPolicy { retiredToStagedDays offboardingDueDays updatedAt } }`, nil, dispositionReaders},
+	{"slaBreaches", `{ slaBreaches(first: 5) { edges { node { id stage subjectId } } } }`, nil, dispositionReaders},
+	{"reconciliationReport", `{ reconciliationReport { generatedAt stages { stage count } items { id } truncated } }`, nil, dispositionReaders},
+	{"pickupDockScan", `mutation($in: PickupDockScanInput!) { pickupDockScan(input: $in) { scan { result } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"orderId": noSuchOrder(), "scan": map[string]any{"serial": "X"}}}
+		}, dockScanners},
+	{"pickupDockScanBulk", `mutation($in: PickupDockScanBulkInput!) { pickupDockScanBulk(input: $in) { matched userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"orderId": noSuchOrder(), "scans": []map[string]any{{"serial": "X"}}}}
+		}, dockScanners},
+	{"pickupReceiptScan", `mutation($in: PickupReceiptScanInput!) { pickupReceiptScan(input: $in) { scan { result } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"orderId": noSuchOrder(), "scan": map[string]any{"serial": "X"}}}
+		}, vendorWriters},
+	{"pickupReceiptScanBulk", `mutation($in: PickupReceiptScanBulkInput!) { pickupReceiptScanBulk(input: $in) { matched userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"orderId": noSuchOrder(), "scans": []map[string]any{{"serial": "X"}}}}
+		}, vendorWriters},
+	{"pickupDiscrepancyResolve", `mutation($in: PickupDiscrepancyResolveInput!) { pickupDiscrepancyResolve(input: $in) { resolution { id } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"orderId": noSuchOrder(), "phase": "PICKUP", "assetId": d.assets[0],
+				"action": "LOST", "reason": "matrix"}}
+		}, itWriters},
+	{"pickupConfirm", `mutation($in: PickupConfirmInput!) { pickupConfirm(input: $in) { pickupOrder { id } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"orderId": noSuchOrder(), "technicianMemberId": graph.EncodeID("Member", mustUUID()),
+				"technicianSignature": signature("Matrix Technician"), "staffSignature": signature("Matrix Staff")}}
+		}, itWriters},
+	{"pickupReceiptConfirm", `mutation($in: PickupReceiptConfirmInput!) { pickupReceiptConfirm(input: $in) { pickupOrder { id } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"orderId": noSuchOrder()}}
+		}, vendorWriters},
+	{"sanitizationRecord", `mutation($in: SanitizationRecordInput!) { sanitizationRecord(input: $in) { sanitization { method } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": sanitizationFields(noSuchOrder(), "X", "PURGE", time.Now().Add(-time.Minute))}
+		}, vendorWriters},
+	{"dispositionOutcomeRecord", `mutation($in: DispositionOutcomeRecordInput!) { dispositionOutcomeRecord(input: $in) { line { status } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"orderId": noSuchOrder(), "serial": "X", "outcome": "RECYCLED",
+				"downstreamVendor": "Matrix Metals", "downstreamCertification": "R2V3"}}
+		}, vendorWriters},
+	{"certificateIssue", `mutation($in: CertificateIssueInput!) { certificateIssue(input: $in) { certificate { id } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"orderId": noSuchOrder()}}
+		}, vendorWriters},
+	{"itamWriteBack", `mutation($in: ItamWriteBackInput!) { itamWriteBack(input: $in) { pickupOrder { id } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"orderId": noSuchOrder()}}
+		}, itWriters},
+	// The defaults: setting them changes no window the sweep below applies.
+	{"slaPolicySet", `mutation($in: SLAPolicySetInput!) { slaPolicySet(input: $in) { policy { updatedAt } userErrors { code } } }`,
+		func(d delivered) map[string]any {
+			return map[string]any{"in": map[string]any{"retiredToStagedDays": 30, "stagedToPickedUpDays": 14,
+				"pickedUpToCertificateDays": 30, "certificateToWriteBackDays": 7, "offboardingDueDays": 7}}
+		}, []domain.Role{domain.RoleAdmin}},
+	{"slaSweep", `mutation { slaSweep { raised userErrors { code } } }`, nil, []domain.Role{domain.RoleAdmin}},
+}
+
+// Who may use the ITAD disposition operations, per the README's table.
+var (
+	// certificateReaders read certificates (a vendor: its own organisation's).
+	certificateReaders = []domain.Role{domain.RoleAdmin, domain.RoleIT, domain.RoleITADVendor, domain.RoleAuditor}
+	// dispositionReaders read the disposition report, the SLA policy, its
+	// breaches and the reconciliation.
+	dispositionReaders = []domain.Role{domain.RoleAdmin, domain.RoleIT, domain.RoleAuditor}
+	// dockScanners scan at the dock: IT, or the vendor's technician.
+	dockScanners = []domain.Role{domain.RoleAdmin, domain.RoleIT, domain.RoleITADVendor}
+	// vendorWriters record what happens at the vendor's facility.
+	vendorWriters = []domain.Role{domain.RoleAdmin, domain.RoleITADVendor}
+)
+
+// noSuchOrder is the global id of a pickup order that does not exist.
+func noSuchOrder() string { return graph.EncodeID("PickupOrder", mustUUID()) }
+
+// sanitizationFields is a complete SanitizationRecordInput for the asset
+// with serial on orderGID, performed and validated at performed.
+func sanitizationFields(orderGID, serial, method string, performed time.Time) map[string]any {
+	at := performed.UTC().Format(time.RFC3339Nano)
+	return map[string]any{"orderId": orderGID, "serial": serial, "method": method,
+		"technique": "cryptographic erase", "tool": "Blancco Drive Eraser", "toolVersion": "7.9",
+		"verificationMethod": "full read-back", "verificationResult": "PASSED", "performedAt": at,
+		"technicianName": "Tess Technician", "technicianAttests": true, "validatorName": "Val Validator", "validatedAt": at}
 }
 
 // pickupReaders may read pickup orders (a vendor: only its own).
@@ -165,6 +259,12 @@ func TestRoleOperationMatrix(t *testing.T) {
 					forbidden := r.hasCode("FORBIDDEN")
 					if allowed && forbidden {
 						t.Fatalf("%s should be allowed: %s", role, r.raw)
+					}
+					// Past the policy, the arguments must be good enough to
+					// reach the operation and its answer (a NOT_FOUND, an
+					// empty list), not a failure that could hide a denial.
+					if allowed && r.hasCode(graph.CodeInternal) {
+						t.Fatalf("%s got past authorization into a failure: %s", role, r.raw)
 					}
 					if !allowed {
 						if !forbidden {

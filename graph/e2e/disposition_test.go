@@ -70,7 +70,9 @@ func (e *env) openPickup(t *testing.T, tn *tenant, vendorGID string, assetIDs []
 // memberID is the member id behind a token.
 func (e *env) memberID(t *testing.T, token string) string {
 	t.Helper()
-	var v struct{ Viewer struct{ Member struct{ ID string } } }
+	var v struct {
+		Viewer struct{ Member struct{ ID string } }
+	}
 	e.ok(t, token, `{ viewer { member { id } } }`, nil, &v)
 	return v.Viewer.Member.ID
 }
@@ -148,27 +150,37 @@ func feedNext(t *testing.T, c *wsClient, id string) feedEvent {
 	return p.Data.CustodyEvents
 }
 
-// hearsNothing fails if c delivers an event within a second. Call it after
-// other subscribers have had theirs.
-func hearsNothing(t *testing.T, c *wsClient, who string) {
+// hearsNothing fails if any of the subscribers delivers an event within a
+// second. Call it after other subscribers have had theirs.
+func hearsNothing(t *testing.T, subscribers map[string]*wsClient) {
 	t.Helper()
-	got := make(chan wsMessage, 1)
-	go func() {
-		for {
-			m, err := c.readMessage()
-			if err != nil {
-				return
+	type heard struct {
+		who string
+		m   wsMessage
+	}
+	got := make(chan heard, len(subscribers))
+	for who, c := range subscribers {
+		go func() {
+			for {
+				m, err := c.readMessage()
+				if err != nil {
+					return
+				}
+				if m.Type != "ping" {
+					got <- heard{who, m}
+					return
+				}
 			}
-			if m.Type != "ping" {
-				got <- m
-				return
-			}
+		}()
+	}
+	deadline := time.After(time.Second)
+	for {
+		select {
+		case h := <-got:
+			t.Errorf("%s heard %s %s", h.who, h.m.Type, h.m.Payload)
+		case <-deadline:
+			return
 		}
-	}()
-	select {
-	case m := <-got:
-		t.Errorf("%s heard %s %s", who, m.Type, m.Payload)
-	case <-time.After(time.Second):
 	}
 }
 
@@ -220,8 +232,13 @@ func TestDispositionEndToEnd(t *testing.T) {
 
 		var size struct{ Ledger struct{ Size int64 } }
 		e.ok(t, auditor, `{ ledger { size } }`, nil, &size)
-		itFeed := connect(t, e.url, it)
-		itFeed.subscribe("d", discrepancyFeedDoc, map[string]any{"after": size.Ledger.Size})
+		// Every role subscribes: those holding Topic.pickups hear the dock.
+		feeds := map[domain.Role]*wsClient{}
+		for _, role := range domain.AllRoles {
+			feeds[role] = connect(t, e.url, e.a.tokens[role])
+			feeds[role].subscribe("d", discrepancyFeedDoc, map[string]any{"after": size.Ledger.Size})
+		}
+		itFeed := feeds[domain.RoleIT]
 		vendorFeed := connect(t, e.url, tech)
 		vendorFeed.subscribe("v", subscribeDoc, map[string]any{"after": size.Ledger.Size})
 
@@ -273,6 +290,14 @@ func TestDispositionEndToEnd(t *testing.T) {
 				t.Fatalf("IT heard %s, want a PICKUP_DISCREPANCY %s", ev.raw, want)
 			}
 		}
+
+		for _, role := range []domain.Role{domain.RoleAdmin, domain.RoleAuditor} {
+			if ev := feedNext(t, feeds[role], "d"); ev.detail("result") != "SUBSTITUTED" {
+				t.Errorf("%s heard %s first, want the substitution", role, ev.raw)
+			}
+		}
+		hearsNothing(t, map[string]*wsClient{"mailroom": feeds[domain.RoleMailroom], "hr": feeds[domain.RoleHR],
+			"a member with the itad_vendor role": feeds[domain.RoleITADVendor]})
 
 		rep := e.dock(t, it, order)
 		if d := rep.Dock; d.Lines != 4 || d.Counted != 2 || len(d.Discrepancies) != 3 || len(d.Missing) != 1 || d.Missing[0].Serial != serials[3] {
@@ -512,7 +537,7 @@ func TestDispositionEndToEnd(t *testing.T) {
 		}
 
 		// The vendor heard nothing of the tenant's log.
-		hearsNothing(t, vendorFeed, "the vendor's technician")
+		hearsNothing(t, map[string]*wsClient{"the vendor's technician": vendorFeed})
 
 		// Nothing the vendor can read names the employee or carries HR data.
 		for _, doc := range []string{
@@ -610,12 +635,55 @@ func TestDispositionVendorIsolation(t *testing.T) {
 		}
 		for tok, want := range map[string]string{greenTech: mine, blueTech: theirs} {
 			var list struct {
-				PickupOrders struct{ Edges []struct{ Node struct{ ID string } } }
+				PickupOrders struct {
+					Edges []struct{ Node struct{ ID string } }
+				}
 			}
 			e.ok(t, tok, `{ pickupOrders { edges { node { id } } } }`, nil, &list)
 			if edges := list.PickupOrders.Edges; len(edges) != 1 || edges[0].Node.ID != want {
 				t.Errorf("a vendor lists %+v, want only its order %s", edges, want)
 			}
 		}
+	})
+}
+
+// TestConstantStatementsPerPickupList: listing pickup orders with their
+// vendor, manifest lines (with sanitization records and outcomes),
+// signatures and certificate costs the same number of SQL statements for 3
+// orders as for 12 (dataloaders, no N+1). The phase reports (count, dock,
+// receipt) are computed per order and are left out: they are for reading
+// one order.
+func TestConstantStatementsPerPickupList(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		vendor := e.engageVendor(t, e.a, "GreenCycle", "2099-12-31")
+		ids, _ := e.retiredAssets(t, e.a, "CS", 24)
+		for i := 0; i < len(ids); i += 2 {
+			e.openPickup(t, e.a, vendor, ids[i:i+2])
+		}
+		doc := `query($n: Int!) { pickupOrders(first: $n) { edges { node { id state vendor { name certifications { scheme } }
+			lines { serial status outcome { kind } sanitization { method } } signatures { name } certificate { number } } } } }`
+		count := func(n int) int64 {
+			best := int64(-1)
+			for range 5 {
+				before := e.queries.Load()
+				var out struct{ PickupOrders struct{ Edges []struct{} } }
+				e.ok(t, e.a.tokens[domain.RoleIT], doc, map[string]any{"n": n}, &out)
+				if len(out.PickupOrders.Edges) != n {
+					t.Fatalf("got %d orders, want %d", len(out.PickupOrders.Edges), n)
+				}
+				if c := e.queries.Load() - before; best < 0 || c < best {
+					best = c
+				}
+			}
+			return best
+		}
+		small, large := count(3), count(12)
+		switch {
+		case large-small >= 12-3:
+			t.Fatalf("3 orders cost %d statements, 12 cost %d: N+1", small, large)
+		case small != large && !raceDetector:
+			t.Fatalf("3 orders cost %d statements, 12 cost %d: a loader does not batch", small, large)
+		}
+		t.Logf("statements per pickup order list: %d", large)
 	})
 }
