@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,6 +89,11 @@ func (s *Server) dispositionCSV(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, string(domain.CodeInvalid), problem)
 		return
 	}
+	if r.Method == http.MethodHead {
+		// A HEAD learns what a GET would send without the report being read.
+		csvHeaders(w.Header())
+		return
+	}
 	out := &csvStream{w: w, rc: http.NewResponseController(w), bom: bom}
 	err := s.disposition.DispositionRows(r.Context(), f, out.row)
 	if err == nil {
@@ -97,12 +104,14 @@ func (s *Server) dispositionCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	var userErrs domain.UserErrors
 	switch {
-	case out.csv != nil:
+	case out.sent > 0:
 		s.log.ErrorContext(r.Context(), "disposition csv: aborted after it started", "err", err)
 		panic(http.ErrAbortHandler)
 	case errors.As(err, &userErrs) && len(userErrs) > 0:
+		out.discard()
 		writeError(w, http.StatusBadRequest, string(userErrs[0].Code), userErrs.Error())
 	default:
+		out.discard()
 		s.internalError(w, r, "disposition csv", err)
 	}
 }
@@ -144,20 +153,23 @@ func dispositionQuery(r *http.Request) (f domain.DispositionFilter, bom bool, pr
 
 // quoteShort quotes a parameter value for an error message, cut short.
 func quoteShort(s string) string {
-	if len(s) > 40 {
-		s = s[:40] + "..."
+	if r := []rune(s); len(r) > 40 {
+		s = string(r[:40]) + "..."
 	}
-	return `"` + s + `"`
+	return strconv.Quote(s)
 }
 
-// csvStream writes disposition rows to a response, starting it only with
-// the first row (or at the end of an empty report), so that an error
-// before then can still be a proper HTTP error.
+// csvStream writes disposition rows to a response. Nothing reaches the
+// client before the first flush (every csvFlushRows rows, or the end), so
+// an error before then can still be a proper HTTP error.
 type csvStream struct {
 	w   http.ResponseWriter
 	rc  *http.ResponseController
 	bom bool
-	csv *itamcsv.Writer
+	// buf holds what is not yet sent; sent counts the bytes that were.
+	buf  bytes.Buffer
+	sent int
+	csv  *itamcsv.Writer
 	// n counts rows since the last flush.
 	n int
 }
@@ -183,21 +195,25 @@ func (c *csvStream) start() error {
 	if c.csv != nil {
 		return nil
 	}
-	h := c.w.Header()
-	h.Set("Content-Type", "text/csv; charset=utf-8")
-	h.Set("Content-Disposition", `attachment; filename="disposition.csv"`)
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	_ = c.rc.SetWriteDeadline(time.Now().Add(csvWriteWindow))
 	var err error
-	c.csv, err = itamcsv.NewWriter(c.w, c.bom)
+	c.csv, err = itamcsv.NewWriter(&c.buf, c.bom)
 	return err
 }
 
+// flush sends the buffered rows, extending the write deadline for the next.
 func (c *csvStream) flush() error {
 	c.n = 0
 	if err := c.csv.Flush(); err != nil {
 		return err
+	}
+	if c.sent == 0 {
+		csvHeaders(c.w.Header())
+	}
+	n, err := c.w.Write(c.buf.Bytes())
+	c.sent += n
+	c.buf.Reset()
+	if err != nil {
+		return fmt.Errorf("send disposition csv: %w", err)
 	}
 	// Not every writer can flush or take a deadline (a test recorder may
 	// not); the rows are still written.
@@ -210,24 +226,61 @@ func (c *csvStream) finish() error {
 	if err := c.start(); err != nil {
 		return err
 	}
-	return c.csv.Flush()
+	return c.flush()
+}
+
+// discard drops what was buffered, for an error answered instead.
+func (c *csvStream) discard() { c.buf.Reset() }
+
+// csvHeaders are the response headers of the disposition CSV.
+func csvHeaders(h http.Header) {
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Disposition", `attachment; filename="disposition.csv"`)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 }
 
 // origin is the scheme and host the caller reached this server by, for
 // links printed in documents. Forwarded headers count only from a trusted
-// proxy.
+// proxy, and only their first (the client-facing) value.
 func (s *Server) origin(r *http.Request) string {
 	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
 	}
 	if peer, ok := parseAddr(r.RemoteAddr); ok && isTrusted(peer, s.proxies) {
-		if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		if p := strings.ToLower(firstValue(r.Header.Get("X-Forwarded-Proto"))); p == "https" || p == "http" {
 			scheme = p
 		}
-		if h := r.Header.Get("X-Forwarded-Host"); h != "" && !strings.ContainsAny(h, "/ \\@") {
+		if h := firstValue(r.Header.Get("X-Forwarded-Host")); validHost(h) {
 			host = h
 		}
 	}
+	if !validHost(host) {
+		host = "localhost"
+	}
 	return scheme + "://" + host
+}
+
+// firstValue is the first element of a comma-separated header value.
+func firstValue(v string) string {
+	first, _, _ := strings.Cut(v, ",")
+	return strings.TrimSpace(first)
+}
+
+// validHost accepts a host name or IP address with an optional port, and
+// nothing that could change the meaning of a URL.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	for _, c := range h {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '.' || c == '-' || c == ':' || c == '[' || c == ']':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -98,39 +98,59 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		ri := &requestInfo{}
 		sw := &statusWriter{ResponseWriter: w}
+		// A handler that aborts a response it has started (a download failing
+		// mid-stream) panics with http.ErrAbortHandler; the request is still
+		// logged and counted, as the failure it is, before the panic goes on
+		// to net/http.
+		aborted := true
+		defer func() {
+			if aborted {
+				s.logRequest(r, ri, sw, start, true)
+			}
+		}()
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri)))
-
-		status := sw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		route := ri.route
-		if route == "" {
-			route = "unmatched"
-		}
-		if s.metrics != nil {
-			s.metrics.observeHTTP(route, status)
-		}
-		level := slog.LevelInfo
-		switch {
-		case status >= 500:
-			level = slog.LevelError
-		case route == "GET /healthz" || route == "GET /readyz" || route == "GET /metrics":
-			// Probes and scrapes arrive every few seconds; at info they
-			// would drown the requests that matter.
-			level = slog.LevelDebug
-		}
-		s.log.LogAttrs(r.Context(), level, "http request",
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.String("route", route),
-			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)),
-			slog.Int64("bytes", sw.bytes),
-			slog.String("operation", ri.operation),
-			slog.String("tenant", ri.tenantID),
-		)
+		aborted = false
+		s.logRequest(r, ri, sw, start, false)
 	})
+}
+
+// logRequest writes a request's access log line and counts it; an aborted
+// response counts as a 500 whatever status it had started with.
+func (s *Server) logRequest(r *http.Request, ri *requestInfo, sw *statusWriter, start time.Time, aborted bool) {
+	status := sw.status
+	switch {
+	case aborted:
+		status = http.StatusInternalServerError
+	case status == 0:
+		status = http.StatusOK
+	}
+	route := ri.route
+	if route == "" {
+		route = "unmatched"
+	}
+	if s.metrics != nil {
+		s.metrics.observeHTTP(route, status)
+	}
+	level := slog.LevelInfo
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case route == "GET /healthz" || route == "GET /readyz" || route == "GET /metrics":
+		// Probes and scrapes arrive every few seconds; at info they
+		// would drown the requests that matter.
+		level = slog.LevelDebug
+	}
+	s.log.LogAttrs(r.Context(), level, "http request",
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Duration("duration", time.Since(start)),
+		slog.Int64("bytes", sw.bytes),
+		slog.String("operation", ri.operation),
+		slog.String("tenant", ri.tenantID),
+		slog.Bool("aborted", aborted),
+	)
 }
 
 // recoverPanics turns a handler panic into a logged 500 with a generic body:
