@@ -154,8 +154,14 @@ func (ps *phaseState) unresolved() error {
 		}
 		errs.Add(CodeUnresolvedDiscrepancy, fmt.Sprintf("scan %s (%s) is not resolved: %s", sc.ID, identifiers(sc.Serial, sc.AssetTag), what), "input", "orderId")
 	}
+	// At receipt a missing asset left the dock in the vendor's custody: it
+	// can only be lost, not taken off the order.
+	remedy := "scan it, or resolve it as removed or lost"
+	if ps.report.Phase == PhaseReceipt {
+		remedy = "scan it, or resolve it as lost"
+	}
 	for _, l := range ps.report.Missing {
-		errs.Add(CodeUnresolvedDiscrepancy, fmt.Sprintf("%s was not scanned: scan it, or resolve it as removed or lost", identifiers(l.Serial, l.AssetTag)), "input", "orderId")
+		errs.Add(CodeUnresolvedDiscrepancy, fmt.Sprintf("%s was not scanned: %s", identifiers(l.Serial, l.AssetTag), remedy), "input", "orderId")
 	}
 	return errs.Err()
 }

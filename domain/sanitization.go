@@ -34,7 +34,8 @@ type SanitizationInput struct {
 	IdempotencyKey    string `json:"-"`
 }
 
-// maxClockSkew is how far in the future a reported time may be (device clocks drift).
+// maxClockSkew is how far a reported time may be off our clock either way
+// (device clocks drift).
 const maxClockSkew = 5 * time.Minute
 
 // RecordSanitization records how a received asset was sanitized: CLEAR or
@@ -91,7 +92,10 @@ func (s *Service) RecordSanitization(ctx context.Context, in SanitizationInput) 
 			if err != nil {
 				return nil, err
 			}
-			if o.PickedUpAt != nil && r.PerformedAt.Before(*o.PickedUpAt) {
+			// The vendor's clock may be a little behind ours, as it may be
+			// ahead (pastTime), and a time given to the second can read
+			// earlier than a pickup in the same second.
+			if o.PickedUpAt != nil && r.PerformedAt.Before(o.PickedUpAt.Add(-maxClockSkew)) {
 				return nil, userError(CodeInvalid, "the sanitization cannot precede the pickup", "input", "performedAt")
 			}
 			l, err := receivedLine(tx, o.ID, serial, tag)

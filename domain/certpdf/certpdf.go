@@ -493,7 +493,7 @@ var serialColumns = []column{
 // repeated on every page.
 func (r *renderer) serialTable() {
 	lines := r.doc.Lines
-	r.heading(fmt.Sprintf("Serial-level record (%d assets)", len(lines)))
+	r.heading(fmt.Sprintf("Serial-level record (%s)", plural(len(lines), "asset", "assets")))
 	if len(lines) == 0 {
 		r.paragraph("This certificate lists no assets.")
 		return
@@ -600,10 +600,10 @@ func (r *renderer) verification() {
 	r.pdf.Ln(2)
 	url := orDefault(doc.Seal.ReceiptURL, "<receipt URL>")
 	steps := []struct{ text, code string }{
-		{"Download the receipt of the sealing event with the same API token that you use to read this certificate " +
-			"(header \"Authorization: Bearer <token>\"), for example:",
+		{"Download the receipt of the sealing event with an API token of the customer's that may read receipts " +
+			"(the customer's administrators, IT staff and auditors; not the vendor's), for example:",
 			`curl -H "Authorization: Bearer $TOKEN" -o receipt.json "` + url + `"`},
-		{"Obtain the customer's public custody log keys (GET /ledger/keys with the same token, or `custody key list` " +
+		{"Obtain the customer's public custody log keys (GET /ledger/keys with such a token, or `custody key list` " +
 			"from the customer's administrator; preferably from the customer directly) and save them as keys.json.", ""},
 		{"Verify the receipt offline with those keys. It must report VALID for event sequence " +
 			strconv.FormatInt(doc.Seal.EventSeq, 10) + " (CERTIFICATE_ISSUED) in the custody log " +
@@ -875,4 +875,12 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// plural is n with the noun in the number it takes.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
