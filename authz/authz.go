@@ -33,8 +33,11 @@ const (
 	// appear (a Person reached through an asset's holder, say).
 	ObjType = "Type"
 	// ObjTopic names the classes of custody events a role hears live
-	// (domain.Topic: custody, returns, offboarding).
+	// (domain.Topic: custody, returns, offboarding, pickups, sla).
 	ObjTopic = "Topic"
+	// ObjExport names the CSV exports a role may download (act: the
+	// export's name in its URL, e.g. custody-log).
+	ObjExport = "Export"
 )
 
 // Authorizer answers permission checks. It is safe for concurrent use.

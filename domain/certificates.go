@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/custody-dev/custody/domain/ledger"
 	"github.com/custody-dev/custody/tenancy"
@@ -65,7 +66,10 @@ func (s *Service) IssueCertificate(ctx context.Context, orderID string) (*Certif
 		if err != nil {
 			return err
 		}
-		c.Digest = CertificateDigest(doc)
+		// The document is stored as sealed: the records it states (the
+		// vendor's certifications, names) may change after today.
+		c.Document = canonicalDocument(doc)
+		c.Digest = digestOf(c.Document)
 		m, err := appendEvent(tx, orderEvent(o, EventCertificateIssued, who.MemberID, now, map[string]string{
 			"certificate": c.ID, "number": c.Number, "digest": c.Digest, "lines": strconv.Itoa(len(doc.Lines))}), "")
 		if err != nil {
@@ -96,6 +100,12 @@ func certificateNumber(c *Certificate) string {
 // CertificateDigest is the hex SHA-256 of a certificate document's canonical
 // JSON, without its digest and seal: what the CERTIFICATE_ISSUED event seals.
 func CertificateDigest(doc *CertificateDocument) string {
+	return digestOf(canonicalDocument(doc))
+}
+
+// canonicalDocument is doc's canonical JSON, without its digest and seal:
+// what a certificate stores and its digest hashes.
+func canonicalDocument(doc *CertificateDocument) []byte {
 	d := *doc
 	d.Digest, d.Seal = "", CertificateSeal{}
 	b, err := json.Marshal(d)
@@ -103,7 +113,12 @@ func CertificateDigest(doc *CertificateDocument) string {
 		// A document is plain strings, times and numbers: it always encodes.
 		panic(fmt.Sprintf("encode certificate document: %v", err))
 	}
-	sum := sha256.Sum256(b)
+	return b
+}
+
+// digestOf is the hex SHA-256 of a canonical document.
+func digestOf(canonical []byte) string {
+	sum := sha256.Sum256(canonical)
 	return hex.EncodeToString(sum[:])
 }
 
@@ -198,30 +213,35 @@ func OutcomeDetail(o *Outcome) string {
 	return strings.Join(parts, "; ")
 }
 
-// CertificateDocument assembles a certificate for rendering, checks it
-// still matches the digest sealed in the log, and says where the seal is.
+// CertificateDocument returns a certificate's document as issued (stored
+// with it, so later changes to the vendor or to names do not alter it),
+// checks it against the digest sealed in the log, and says where the seal
+// is. A document that does not match its seal is an error: it was altered.
 func (s *Service) CertificateDocument(ctx context.Context, certID string) (*CertificateDocument, error) {
 	var doc *CertificateDocument
 	err := s.store.View(ctx, func(tx Tx) error {
-		c, o, err := s.visibleCertificate(ctx, tx, certID)
+		c, _, err := s.visibleCertificate(ctx, tx, certID)
 		if err != nil {
 			return err
 		}
-		lines, err := tx.ListPickupLines([]string{o.ID})
-		if err != nil {
-			return fmt.Errorf("load manifest: %w", err)
-		}
-		if doc, err = s.document(ctx, tx, c, o, lines); err != nil {
-			return err
-		}
-		if got := CertificateDigest(doc); got != c.Digest {
-			return fmt.Errorf("certificate %s: its records no longer match the sealed digest %s (now %s)", c.Number, c.Digest, got)
-		}
-		doc.Digest = c.Digest
 		e, err := tx.GetEvent(c.EventID)
 		if err != nil {
 			return fmt.Errorf("load sealing event: %w", err)
 		}
+		// The stored bytes themselves are hashed: they are what was sealed,
+		// and re-encoding them could differ once the document type grows.
+		if got := digestOf(c.Document); got != c.Digest || e.Details["digest"] != c.Digest {
+			return fmt.Errorf("certificate %s: its stored document (digest %s) does not match the sealed digest %s (event %s)",
+				c.Number, got, c.Digest, e.Details["digest"])
+		}
+		doc = new(CertificateDocument)
+		if err := json.Unmarshal(c.Document, doc); err != nil {
+			return fmt.Errorf("decode certificate %s: %w", c.Number, err)
+		}
+		if doc.CertificateID != c.ID || doc.Number != c.Number {
+			return fmt.Errorf("certificate %s: its stored document is certificate %s (%s)", c.Number, doc.Number, doc.CertificateID)
+		}
+		doc.Digest = c.Digest
 		doc.Seal = CertificateSeal{EventID: e.ID, EventSeq: e.Seq, LogOrigin: ledger.Origin(c.TenantID)}
 		return nil
 	})
@@ -368,9 +388,10 @@ func errorOr(err, fallback error) error {
 const dispositionPage = 500
 
 // DispositionRows streams the disposition report (the assets that reached
-// an outcome) of one order or of a date range of outcomes, page by page in
-// (order, asset) order, calling fn for each row. It reads in constant memory
-// whatever the size: one page of lines and the records of their orders.
+// an outcome) of one order, in (order, asset) order, or of a date range of
+// outcomes, in (outcome time, order, asset) order, page by page, calling fn
+// for each row. It reads in constant memory whatever the size: one page of
+// lines and the records of that page's orders, reloaded per page.
 func (s *Service) DispositionRows(ctx context.Context, f DispositionFilter, fn func(DispositionRow) error) error {
 	var errs UserErrors
 	f.OrderID = text(&errs, f.OrderID, false, 100, "orderId")
@@ -383,10 +404,6 @@ func (s *Service) DispositionRows(ctx context.Context, f DispositionFilter, fn f
 	if err := errs.Err(); err != nil {
 		return err
 	}
-	orders := map[string]*PickupOrder{}
-	certs := map[string]*Certificate{}
-	vendors := map[string]string{}
-	recs := map[string]*SanitizationRecord{}
 	after := ""
 	for {
 		var rows []DispositionRow
@@ -395,6 +412,10 @@ func (s *Service) DispositionRows(ctx context.Context, f DispositionFilter, fn f
 			if err != nil {
 				return fmt.Errorf("list lines: %w", err)
 			}
+			// Fresh maps per page: a long range touches many orders, and
+			// keeping them all would grow with the report.
+			orders, certs := map[string]*PickupOrder{}, map[string]*Certificate{}
+			vendors, recs := map[string]string{}, map[string]*SanitizationRecord{}
 			if err := loadDispositionContext(tx, lines, orders, certs, vendors, recs); err != nil {
 				return err
 			}
@@ -406,11 +427,9 @@ func (s *Service) DispositionRows(ctx context.Context, f DispositionFilter, fn f
 				rows = append(rows, DispositionRow{Line: l, Order: o, Certificate: certs[l.OrderID],
 					VendorName: vendors[o.VendorID], Sanitization: recs[l.OrderID+"/"+l.AssetID]})
 			}
+			after = ""
 			if len(lines) == dispositionPage {
-				last := lines[len(lines)-1]
-				after = last.OrderID + "/" + last.AssetID
-			} else {
-				after = ""
+				after = DispositionCursor(f, lines[len(lines)-1])
 			}
 			return nil
 		})
@@ -428,8 +447,20 @@ func (s *Service) DispositionRows(ctx context.Context, f DispositionFilter, fn f
 	}
 }
 
+// DispositionCursor is the ListDispositionLines cursor after line l: for
+// one order "orderID/assetID"; for a date range, whose pages follow the
+// outcome time, "outcomeTime/orderID/assetID" (RFC 3339, UTC).
+func DispositionCursor(f DispositionFilter, l *PickupLine) string {
+	key := l.OrderID + "/" + l.AssetID
+	if f.OrderID != "" || l.Outcome == nil {
+		return key
+	}
+	return l.Outcome.RecordedAt.UTC().Format(time.RFC3339Nano) + "/" + key
+}
+
 // loadDispositionContext loads, once per order, the orders, certificates,
-// vendor names and sanitization records a page of lines refers to.
+// vendor names and sanitization records a page of lines refers to, into the
+// maps given (orders already in orders are not loaded again).
 func loadDispositionContext(tx Tx, lines []*PickupLine, orders map[string]*PickupOrder, certs map[string]*Certificate,
 	vendors map[string]string, recs map[string]*SanitizationRecord) error {
 	var newOrders []string
@@ -448,7 +479,7 @@ func loadDispositionContext(tx Tx, lines []*PickupLine, orders map[string]*Picku
 	var newVendors []string
 	for _, o := range os {
 		orders[o.ID] = o
-		if _, ok := vendors[o.VendorID]; !ok {
+		if _, ok := vendors[o.VendorID]; !ok && !slices.Contains(newVendors, o.VendorID) {
 			newVendors = append(newVendors, o.VendorID)
 		}
 	}

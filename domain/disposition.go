@@ -314,14 +314,45 @@ func (a *resolution) scan() error {
 		return userError(CodeInvalid, "LOST resolves a missing line; accept or remove a scanned item", "input", "action")
 	case a.r.Action == ResolveAccept && sc.Result == ScanUnexpected:
 		return a.acceptUnexpected(sc)
+	case a.r.Action == ResolveAccept && sc.Result == ScanSubstituted:
+		return a.acceptSubstitute(sc)
 	case a.r.Action == ResolveRemove && sc.Result == ScanSubstituted:
 		if a.r.Phase == PhaseReceipt {
 			return userError(CodeIllegalTransition, "a picked-up asset cannot be taken off the order: accept the substitution, or resolve its line as lost", "input", "action")
+		}
+		if a.ps.accounted[sc.LineAssetID] {
+			// The line's own item was scanned too: only the substitute
+			// stays behind, the line goes.
+			return nil
 		}
 		return a.unstage(a.line(sc.LineAssetID))
 	}
 	// Accepting a substitution counts its line; accepting a duplicate, or
 	// keeping back an unexpected or duplicate item, changes no record.
+	return nil
+}
+
+// acceptSubstitute counts a substituted item as its line, unless the item
+// is another asset of the tenant: custody would then move for the line's
+// asset while another one left, so the substitute must be kept back
+// (REMOVE) and its own asset staged.
+func (a *resolution) acceptSubstitute(sc *PickupScan) error {
+	var serials, tags []string
+	if sc.Serial != "" {
+		serials = []string{sc.Serial}
+	}
+	if sc.AssetTag != "" {
+		tags = []string{sc.AssetTag}
+	}
+	owners, err := a.tx.FindAssetsByIdentifiers(serials, tags)
+	if err != nil {
+		return fmt.Errorf("find scanned asset: %w", err)
+	}
+	for _, o := range owners {
+		if o.ID != sc.LineAssetID {
+			return userError(CodeIllegalTransition, fmt.Sprintf("the scanned item carries an identifier of another asset of yours (%s): remove this discrepancy (the item stays), then stage that asset or resolve the line", identifiers(o.Serial, o.AssetTag)), "input", "action")
+		}
+	}
 	return nil
 }
 
@@ -623,6 +654,12 @@ func (s *Service) ConfirmReceipt(ctx context.Context, orderID string) (*PickupOr
 		}
 		msgs = ms
 		o.State, o.ReceivedAt = PickupReceived, &now
+		if len(received) == 0 {
+			// Nothing arrived (every line was lost on the way): there is
+			// nothing to certify or write back, and the order would
+			// otherwise wait, and breach, forever.
+			o.State, o.ClosedAt = PickupClosed, &now
+		}
 		return s.saveOrder(tx, o, now)
 	})
 	if err != nil {

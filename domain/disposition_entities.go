@@ -177,6 +177,12 @@ type Certificate struct {
 	// Digest is the hex SHA-256 of the canonical certificate document.
 	Digest  string
 	EventID string
+	// Document is the canonical certificate document as issued (the JSON
+	// that Digest hashes): the certificate states the records of its issue
+	// day, whatever changed since (a vendor's certifications, a name). It
+	// can be large (a line per asset), so only GetCertificate loads it;
+	// certificates read in bulk leave it nil.
+	Document []byte
 }
 
 // SLAStage is one time-bound step of the disposition and off-boarding
@@ -285,7 +291,9 @@ type DispositionRow struct {
 }
 
 // CertificateDocument is everything a certificate states, assembled from
-// the records for rendering (the PDF) and for its digest. Times are UTC.
+// the records at issue (and stored with the certificate, see
+// Certificate.Document) for rendering (the PDF) and for its digest. Times
+// are UTC.
 type CertificateDocument struct {
 	// Number and CertificateID name the certificate.
 	Number        string
@@ -310,7 +318,8 @@ type CertificateDocument struct {
 	Seal CertificateSeal
 }
 
-// CertificateVendor is the issuing vendor with the certifications on record.
+// CertificateVendor is the issuing vendor with the certifications on record
+// on the day the certificate was issued.
 type CertificateVendor struct {
 	Name           string
 	ContactEmail   string

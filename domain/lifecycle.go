@@ -1,6 +1,9 @@
 package domain
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // AssetState is where an asset stands in its chain of custody.
 type AssetState string
@@ -99,7 +102,25 @@ const (
 	// (no asset; details "stage", "subjectKind", "subject", "since", "dueAt",
 	// and "case" for an off-boarding case).
 	EventSLABreached EventType = "SLA_BREACHED"
+	// EventExported records that someone exported records of the tenant (no
+	// asset; details "export", "profile" and the filter): an access event,
+	// so auditors see who took what out of the system. No one hears it live.
+	EventExported EventType = "EXPORTED"
 )
+
+// AllEventTypes lists every event type.
+var AllEventTypes = []EventType{
+	EventParcelReceived, EventSerialized, EventRecipientNotified, EventHandedOff,
+	EventReturnReceived, EventRestocked, EventRedeployNotified, EventRetired, EventStaged,
+	EventPickedUp, EventArrivedAtVendor, EventSanitized, EventDestroyed, EventRemarketed,
+	EventRecycled, EventClosed, EventReportedLost, EventReportedStolen, EventFound,
+	EventCorrection, EventOffboardingOpened, EventOffboardingCompleted,
+	EventRetentionApproved, EventUnstaged, EventPickupDiscrepancy, EventDiscrepancyResolved,
+	EventCertificateIssued, EventSLABreached, EventExported,
+}
+
+// Valid reports whether t is a known event type.
+func (t EventType) Valid() bool { return slices.Contains(AllEventTypes, t) }
 
 // transition is one edge of the lifecycle graph.
 type transition struct {

@@ -19,7 +19,8 @@ const (
 	// PickupCertified: the vendor issued the certificate of sanitization
 	// and destruction.
 	PickupCertified PickupState = "CERTIFIED"
-	// PickupClosed: every certified asset was written back to ITAM (CLOSED).
+	// PickupClosed: every certified asset was written back to ITAM (CLOSED),
+	// or nothing arrived at the vendor (every line lost on the way).
 	PickupClosed PickupState = "CLOSED"
 )
 

@@ -527,10 +527,12 @@ func (m *manifest) classify(p *PickupScan) {
 		result, detail = ScanSubstituted, fmt.Sprintf("the asset tag matches but the serial differs (manifest %s, scanned %s)", line.Serial, p.Serial)
 	case byTag == nil && p.AssetTag != "" && line.AssetTag != "":
 		result, detail = ScanSubstituted, fmt.Sprintf("the serial matches but the asset tag differs (manifest %s, scanned %s)", line.AssetTag, p.AssetTag)
+	// The detail never says the scanned identifier belongs to another
+	// asset: vendor staff read it, and must not learn the inventory.
 	case bySerial == nil && p.Serial != "" && m.serialOwner[p.Serial] != "" && m.serialOwner[p.Serial] != line.AssetID:
-		result, detail = ScanSubstituted, "the asset tag matches but the serial belongs to another asset"
+		result, detail = ScanSubstituted, "the asset tag matches but the serial differs from the manifest line's"
 	case byTag == nil && p.AssetTag != "" && m.tagOwner[p.AssetTag] != "" && m.tagOwner[p.AssetTag] != line.AssetID:
-		result, detail = ScanSubstituted, "the serial matches but the asset tag belongs to another asset"
+		result, detail = ScanSubstituted, "the serial matches but the asset tag differs from the manifest line's"
 	case p.Model != "" && !strings.EqualFold(strings.TrimSpace(p.Model), line.Model):
 		result, detail = ScanSubstituted, fmt.Sprintf("the model differs (manifest %s, scanned %s)", line.Model, p.Model)
 	case m.matched[line.AssetID]:

@@ -95,6 +95,12 @@ type Tx interface {
 	// AppendEvent stores the hashes of every appended leaf (tlog.StoredHashes
 	// over CanonicalEvent), in the same transaction.
 	ReadHashes(indexes []int64) ([]tlog.Hash, error)
+	// ListEvents returns at most limit events matching f with Seq > afterSeq,
+	// in Seq order: one page of a log export.
+	ListEvents(f EventFilter, afterSeq int64, limit int) ([]*CustodyEvent, error)
+	// GetSignatureFacts returns the signatures among ids without their image
+	// and consent text (left empty; the hashes stay): what an export needs.
+	GetSignatureFacts(ids []string) ([]*Signature, error)
 	// ScanEvents streams the log's events with Seq > after in Seq order.
 	ScanEvents(after int64, fn func(*CustodyEvent) error) error
 	// ScanHashes streams the stored hashes with storage index >= from in order.
@@ -227,8 +233,10 @@ type Tx interface {
 	// vendorID set, only that vendor's.
 	ListCertificates(vendorID string, page PageRequest) ([]*Certificate, error)
 	// ListDispositionLines returns the lines that have an outcome, of one
-	// order or with an outcome recorded in [From, To), ordered by order id
-	// then asset id; page.After is the last line's "orderID/assetID".
+	// order (ordered by order id then asset id; page.After is the last
+	// line's "orderID/assetID") or with an outcome recorded in [From, To)
+	// (ordered by outcome time, order id, asset id; page.After is
+	// DispositionCursor of the last line).
 	ListDispositionLines(f DispositionFilter, page PageRequest) ([]*PickupLine, error)
 	// EarliestStagedAt returns, per order, the earliest StagedAt of its
 	// STAGED lines (orders without one are absent), in one statement.
@@ -276,6 +284,10 @@ type Admin interface {
 	// (tenancy.ParseToken), to its tenant, member and roles; ErrUnauthenticated
 	// when unknown, revoked or of another tenant.
 	Authenticate(ctx context.Context, tenantID string, tokenHash []byte) (*Credential, error)
+	// AuthenticateTokenID resolves a token by its id, inside the tenant, to
+	// its credential as Authenticate does (a signed download link names the
+	// token that asked for it); ErrUnauthenticated when unknown or revoked.
+	AuthenticateTokenID(ctx context.Context, tenantID, tokenID string) (*Credential, error)
 	// ListTenants returns every tenant (the SLA sweeper visits each).
 	ListTenants(ctx context.Context) ([]*Tenant, error)
 	// ServiceMember returns the tenant's service member of that name,

@@ -18,6 +18,7 @@ import (
 	"github.com/custody-dev/custody/authz"
 	"github.com/custody-dev/custody/domain"
 	"github.com/custody-dev/custody/graph/generated"
+	"github.com/custody-dev/custody/tenancy"
 )
 
 // Defaults of Config.
@@ -63,6 +64,9 @@ type Config struct {
 	Observer OperationObserver
 	// Logger receives internal errors and panics (default slog.Default()).
 	Logger *slog.Logger
+	// Links signs download links (exportCreate); the HTTP server verifies
+	// them with the same key. Nil refuses exportCreate.
+	Links *tenancy.LinkSigner
 	// Transports are added after GET and POST: the WebSocket transport of
 	// subscriptions (graph/wstransport).
 	Transports []graphql.Transport
@@ -85,7 +89,7 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	r := &Resolver{svc: cfg.Service, authz: cfg.Authorizer, log: cfg.Logger}
+	r := &Resolver{svc: cfg.Service, authz: cfg.Authorizer, log: cfg.Logger, links: cfg.Links}
 	gc := generated.Config{Resolvers: r}
 	setComplexity(&gc.Complexity)
 

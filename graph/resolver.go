@@ -18,6 +18,8 @@ type Resolver struct {
 	svc   *domain.Service
 	authz *authz.Authorizer
 	log   *slog.Logger
+	// links signs exportCreate's download links; nil refuses them.
+	links *tenancy.LinkSigner
 }
 
 // Bounds of Asset.recentEvents(last:).

@@ -833,6 +833,11 @@ func (r *mutationResolver) SLASweep(ctx context.Context) (*model.SLASweepPayload
 	return &model.SLASweepPayload{Raised: raised, UserErrors: problems}, nil
 }
 
+// ExportCreate is the resolver for the exportCreate field.
+func (r *mutationResolver) ExportCreate(ctx context.Context, input model.ExportCreateInput) (*model.ExportCreatePayload, error) {
+	return r.exportCreate(ctx, input)
+}
+
 // ID is the resolver for the id field.
 func (r *offboardingCaseResolver) ID(ctx context.Context, obj *domain.OffboardingCase) (string, error) {
 	return EncodeID(typeOffboardingCase, obj.ID), nil

@@ -262,7 +262,7 @@ func TestReadmeRolesTableMatchesPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := regexp.MustCompile("(?m)^\\| `(Query|Mutation|Subscription|Type|Topic)\\.(\\w+)` \\|(.*)\\|\\s*$").FindAllStringSubmatch(readme(t), -1)
+	rows := regexp.MustCompile("(?m)^\\| `(Query|Mutation|Subscription|Type|Topic|Export)\\.([\\w-]+)` \\|(.*)\\|\\s*$").FindAllStringSubmatch(readme(t), -1)
 	if len(rows) == 0 {
 		t.Fatal("README has no roles table")
 	}

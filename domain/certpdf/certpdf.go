@@ -51,8 +51,16 @@ const (
 	tableLineH    = 2.9
 	tablePad      = 0.7
 	// maxCellLines caps a cell so that one absurdly long value cannot make
-	// a row taller than a page; the cut is marked with "...".
+	// a row taller than a page; the cut is marked with "...". Columns marked
+	// full (the serial and asset tag, which a certificate must state whole)
+	// are never cut: they shrink their font instead (minFullFontSize).
 	maxCellLines = 6
+	// minFullFontSize is the smallest font a full cell shrinks to so that
+	// its row fits a page; at 2 pt a serial column holds thousands of
+	// characters, far beyond the 200 a serial may have.
+	minFullFontSize = 2.0
+	// runningHeaderH is the height of the running title atop pages 2 on.
+	runningHeaderH = 6.0
 )
 
 // Render writes doc as a PDF to w. The output depends only on doc: the PDF
@@ -474,8 +482,8 @@ func leftovers[K ~string](counts map[K]int, name func(K) string) [][]string {
 // up to the A4 landscape content width (277 mm).
 var serialColumns = []column{
 	{title: "#", width: 9, align: "R"},
-	{title: "Serial", width: 23},
-	{title: "Asset tag", width: 16},
+	{title: "Serial", width: 23, full: true},
+	{title: "Asset tag", width: 16, full: true},
 	{title: "Make / model", width: 26},
 	{title: "Category", width: 14},
 	{title: "Data", width: 8},
@@ -635,6 +643,9 @@ type column struct {
 	align string
 	// mono sets the column in Courier (hashes, identifiers).
 	mono bool
+	// full cells wrap without the table's line cap: their text is printed
+	// whole, in a smaller font when the row would not fit a page.
+	full bool
 }
 
 // table is a grid whose cells wrap.
@@ -644,6 +655,10 @@ type table struct {
 	fontSize float64
 	lineH    float64
 	maxLines int
+	// maxRowH, when set, is the tallest a body row may be: what a page
+	// holds below its running title and the header row. Full cells shrink
+	// their font to stay within it.
+	maxRowH float64
 }
 
 func (t *table) titles() []string {
@@ -672,8 +687,9 @@ const (
 	rowTotal
 )
 
-// setCellFont selects the font of a cell of column c in a row of style s.
-func (r *renderer) setCellFont(t *table, c column, s rowStyle) {
+// setCellFont selects the font of a cell of column c in a row of style s,
+// at size points.
+func (r *renderer) setCellFont(c column, s rowStyle, size float64) {
 	family, style := fontFamily, ""
 	if c.mono && s != rowHeader {
 		family = monoFamily
@@ -681,35 +697,62 @@ func (r *renderer) setCellFont(t *table, c column, s rowStyle) {
 	if s == rowHeader || s == rowTotal {
 		style = "B"
 	}
-	r.pdf.SetFont(family, style, t.fontSize)
+	r.pdf.SetFont(family, style, size)
 }
 
-// cellLines wraps every cell of a row in its column's font.
-func (r *renderer) cellLines(t *table, cells []string, s rowStyle) ([][]string, int) {
-	out := make([][]string, len(t.cols))
-	most := 1
+// cell is one wrapped cell: its lines, font size and line height.
+type cell struct {
+	lines []string
+	size  float64
+	lineH float64
+}
+
+// height is the cell's text height.
+func (c cell) height() float64 { return float64(len(c.lines)) * c.lineH }
+
+// cellLines wraps every cell of a row in its column's font and returns the
+// cells and the row's height. A capped cell stops at the table's maxLines;
+// a full cell keeps every line, its font shrinking (down to
+// minFullFontSize, so the loop ends) until the row fits t.maxRowH.
+func (r *renderer) cellLines(t *table, cells []string, s rowStyle) ([]cell, float64) {
+	out := make([]cell, len(t.cols))
+	h := t.lineH
 	for i, c := range t.cols {
 		text := ""
 		if i < len(cells) {
 			text = cells[i]
 		}
-		r.setCellFont(t, c, s)
-		out[i] = r.wrap(text, c.width, t.maxLines)
-		most = max(most, len(out[i]))
+		size, lineH, limit := t.fontSize, t.lineH, t.maxLines
+		full := c.full && s != rowHeader
+		if full {
+			limit = 0
+		}
+		for {
+			r.setCellFont(c, s, size)
+			out[i] = cell{lines: r.wrap(text, c.width, limit), size: size, lineH: lineH}
+			if !full || t.maxRowH <= 0 || out[i].height()+2*tablePad <= t.maxRowH || size <= minFullFontSize {
+				break
+			}
+			scale := max(0.85, minFullFontSize/size)
+			size, lineH = size*scale, lineH*scale
+		}
+		h = max(h, out[i].height())
 	}
-	return out, most
+	return out, h + 2*tablePad
 }
 
 // rowHeight is the height of a row once wrapped.
 func (r *renderer) rowHeight(t *table, cells []string, s rowStyle) float64 {
-	_, n := r.cellLines(t, cells, s)
-	return float64(n)*t.lineH + 2*tablePad
+	_, h := r.cellLines(t, cells, s)
+	return h
 }
 
 // drawTable draws a header row and the rows, breaking pages between rows
 // only, with the header repeated at the top of each new page.
 func (r *renderer) drawTable(t *table, rows [][]string) {
-	first := r.rowHeight(t, t.titles(), rowHeader)
+	header := r.rowHeight(t, t.titles(), rowHeader)
+	t.maxRowH = r.limitY() - marginTop - runningHeaderH - header
+	first := header
 	if len(rows) > 0 {
 		first += r.rowHeight(t, rows[0], rowBody)
 	}
@@ -728,11 +771,11 @@ func (r *renderer) drawTable(t *table, rows [][]string) {
 }
 
 // drawRow draws one row at the current ordinate and moves below it. The
-// caller makes sure it fits the page (a row never exceeds maxLines lines).
+// caller makes sure it fits the page: a row never exceeds maxLines lines,
+// and full cells shrink to t.maxRowH, what a fresh page holds.
 func (r *renderer) drawRow(t *table, cells []string, s rowStyle) {
 	pdf := r.pdf
-	lines, n := r.cellLines(t, cells, s)
-	h := float64(n)*t.lineH + 2*tablePad
+	wrapped, h := r.cellLines(t, cells, s)
 	y := pdf.GetY()
 	x := t.x
 	if x == 0 {
@@ -750,14 +793,14 @@ func (r *renderer) drawRow(t *table, cells []string, s rowStyle) {
 			style = "FD"
 		}
 		pdf.Rect(x, y, c.width, h, style)
-		r.setCellFont(t, c, s)
+		r.setCellFont(c, s, wrapped[i].size)
 		align := c.align
 		if align == "" {
 			align = "L"
 		}
-		for k, line := range lines[i] {
-			pdf.SetXY(x, y+tablePad+float64(k)*t.lineH)
-			pdf.CellFormat(c.width, t.lineH, line, "", 0, align, false, 0, "")
+		for k, line := range wrapped[i].lines {
+			pdf.SetXY(x, y+tablePad+float64(k)*wrapped[i].lineH)
+			pdf.CellFormat(c.width, wrapped[i].lineH, line, "", 0, align, false, 0, "")
 		}
 		x += c.width
 	}

@@ -321,3 +321,82 @@ func TestSerialColumnsFillThePage(t *testing.T) {
 		t.Fatalf("serial columns are %.1f mm wide, the page holds %.1f", tb.width(), r.contentW)
 	}
 }
+
+// longValue is an n-character value without spaces, every position
+// distinct enough that a dropped or repeated piece shows.
+func longValue(prefix string, n int) string {
+	var b strings.Builder
+	b.WriteString(prefix)
+	for i := 0; b.Len() < n; i++ {
+		b.WriteString(strconv.FormatInt(int64(i), 36))
+		b.WriteByte("ABCDEFGHJK"[i%10])
+	}
+	return b.String()[:n]
+}
+
+// TestRenderFullSerials: a certificate lists every serial and asset tag
+// whole, however long (a serial may have 200 characters; the cap of other
+// cells does not apply), and a value too long for a page at the table's
+// font shrinks rather than being cut or looping over pages.
+func TestRenderFullSerials(t *testing.T) {
+	bin, err := exec.LookPath("pdftotext")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("pdftotext not found: CI must install poppler-utils")
+		}
+		t.Skip("pdftotext not found (install poppler-utils)")
+	}
+	for _, c := range []struct {
+		name          string
+		serial, tag   string
+		maxPages      int
+		wantShrunkRow bool
+	}{
+		{"200-character serial", longValue("SER", 200), "TAG-1", 3, false},
+		{"200-character serial and tag", longValue("SER", 200), longValue("TAG", 200), 3, false},
+		{"200 characters with spaces", strings.Repeat("SER 1234567 ", 17)[:200], "TAG-1", 3, false},
+		{"taller than a page at the table's font", longValue("HUGE", 3000), longValue("TAG", 200), 3, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			doc := bigDocument(2)
+			doc.Lines[1].Serial, doc.Lines[1].AssetTag = c.serial, c.tag
+			out := render(t, doc)
+
+			dir := t.TempDir()
+			in := filepath.Join(dir, "certificate.pdf")
+			if err := os.WriteFile(in, out, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// -raw keeps the content stream's order, in which a cell's
+			// lines are drawn one after the other.
+			raw, err := exec.Command(bin, "-raw", "-enc", "UTF-8", in, "-").CombinedOutput()
+			if err != nil {
+				t.Fatalf("pdftotext: %v\n%s", err, raw)
+			}
+			text := strings.Join(strings.Fields(string(raw)), "")
+			for _, want := range []string{c.serial, c.tag} {
+				want = strings.Join(strings.Fields(want), "")
+				if !strings.Contains(text, want) {
+					t.Errorf("PDF text lacks the whole value %.40q... (%d characters)", want, len(want))
+				}
+			}
+			if strings.Contains(text, c.serial[:20]+"...") {
+				t.Error("the serial is cut with ...")
+			}
+			if pages := bytes.Count(out, []byte("/Type /Page\n")); pages == 0 || pages > c.maxPages {
+				t.Errorf("%d pages, want at most %d", pages, c.maxPages)
+			}
+
+			r := newRenderer(doc)
+			tbl := &table{cols: serialColumns, x: marginLeft, fontSize: tableFontSize, lineH: tableLineH, maxLines: maxCellLines}
+			tbl.maxRowH = r.limitY() - marginTop - runningHeaderH - r.rowHeight(tbl, tbl.titles(), rowHeader)
+			cells, h := r.cellLines(tbl, lineCells(2, doc.Lines[1]), rowBody)
+			if h > tbl.maxRowH {
+				t.Errorf("row is %.1f mm tall, a page holds %.1f", h, tbl.maxRowH)
+			}
+			if shrunk := cells[1].size < tableFontSize; shrunk != c.wantShrunkRow {
+				t.Errorf("serial cell at %.2f pt (table %.2f pt); want shrunk %v", cells[1].size, tableFontSize, c.wantShrunkRow)
+			}
+		})
+	}
+}

@@ -26,7 +26,6 @@
 package itamcsv
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +33,7 @@ import (
 	"strings"
 
 	"github.com/custody-dev/custody/domain"
+	"github.com/custody-dev/custody/domain/csvsafe"
 )
 
 // ServiceNow alm_hardware choice values the export uses.
@@ -71,25 +71,24 @@ func Columns() []string {
 }
 
 // Writer streams disposition rows as CSV: one header, then one record per
-// Write. Call Flush when done.
+// Write. Call Flush when done. Every cell is neutralised as csvsafe.Cell
+// says: formula characters quoted (SafeCell), line breaks made spaces.
 type Writer struct {
-	csv *csv.Writer
+	csv *csvsafe.Writer
 }
 
 // NewWriter writes the header to w, preceded by a UTF-8 byte order mark
 // when bom is set (spreadsheet programs such as Excel need it to read the
 // file as UTF-8; import tools do not).
 func NewWriter(w io.Writer, bom bool) (*Writer, error) {
-	if bom {
-		if _, err := io.WriteString(w, "\ufeff"); err != nil {
-			return nil, fmt.Errorf("itamcsv: write byte order mark: %w", err)
-		}
+	cw, err := csvsafe.NewWriter(w, bom)
+	if err != nil {
+		return nil, fmt.Errorf("itamcsv: %w", err)
 	}
-	cw := &Writer{csv: csv.NewWriter(w)}
-	if err := cw.write(columns); err != nil {
+	if err := cw.Write(columns); err != nil {
 		return nil, fmt.Errorf("itamcsv: write header: %w", err)
 	}
-	return cw, nil
+	return &Writer{csv: cw}, nil
 }
 
 // Write writes the record of one disposition row. Rows are buffered: call
@@ -99,7 +98,7 @@ func (w *Writer) Write(r domain.DispositionRow) error {
 	if err != nil {
 		return err
 	}
-	if err := w.write(rec); err != nil {
+	if err := w.csv.Write(rec); err != nil {
 		return fmt.Errorf("itamcsv: write asset %s: %w", r.Line.AssetID, err)
 	}
 	return nil
@@ -108,46 +107,19 @@ func (w *Writer) Write(r domain.DispositionRow) error {
 // Flush writes out the buffered records and reports any error met while
 // writing.
 func (w *Writer) Flush() error {
-	w.csv.Flush()
-	if err := w.csv.Error(); err != nil {
-		return fmt.Errorf("itamcsv: flush: %w", err)
+	if err := w.csv.Flush(); err != nil {
+		return fmt.Errorf("itamcsv: %w", err)
 	}
 	return nil
 }
 
-func (w *Writer) write(cells []string) error {
-	safe := make([]string, len(cells))
-	for i, c := range cells {
-		safe[i] = SafeCell(oneLine(c))
-	}
-	return w.csv.Write(safe)
-}
-
 // SafeCell neutralises a cell against spreadsheet formula injection (CSV
 // injection): a value that begins with '=', '+', '-', '@', a tab or a
-// carriage return would be evaluated as a formula by Excel, LibreOffice or
-// Google Sheets when the export is opened, so it gets a leading single
-// quote, which makes spreadsheets treat it as text. Any other value is
-// returned unchanged. The quote stays in the data: an importer matching on
-// such a value sees it.
+// carriage return gets a leading single quote, which makes spreadsheets
+// treat it as text; any other value is returned unchanged. It is
+// csvsafe.SafeCell, kept here for this package's callers.
 func SafeCell(s string) string {
-	if s == "" {
-		return s
-	}
-	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
-		return "'" + s
-	}
-	return s
-}
-
-// oneLine replaces line breaks with spaces: an ITAM field holds one line,
-// and CSV readers disagree about carriage returns inside quoted cells.
-func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
-	}
-	return strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(s)
+	return csvsafe.SafeCell(s)
 }
 
 // record is the cells of one row, before neutralisation.

@@ -238,40 +238,7 @@ func (db *DB) Authenticate(ctx context.Context, tenantID string, tokenHash []byt
 	if _, err := uuid.Parse(tenantID); err != nil || len(tokenHash) == 0 {
 		return nil, domain.ErrUnauthenticated
 	}
-	var rows []credentialRow
-	err := db.inTenant(ctx, tenantID, false, func(g *gorm.DB, tenant string) error {
-		err := scopedTo(g, tenant, "api_tokens").
-			Select(`api_tokens.id AS token_id, tenants.id AS tenant_id, tenants.slug AS tenant_slug,
-				tenants.name AS tenant_name, tenants.created_at AS tenant_created_at,
-				members.id AS member_id, members.name AS member_name, members.kind AS member_kind,
-				members.created_at AS member_created_at, members.vendor_id AS member_vendor_id,
-				member_roles.role AS role`).
-			Joins("JOIN tenants ON tenants.id = api_tokens.tenant_id").
-			Joins("JOIN members ON members.tenant_id = api_tokens.tenant_id AND members.id = api_tokens.member_id").
-			Joins("LEFT JOIN member_roles ON member_roles.tenant_id = members.tenant_id AND member_roles.member_id = members.id").
-			Where("api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL", tokenHash).
-			Order("member_roles.role").Find(&rows).Error
-		return dbError("authenticate", err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(rows) == 0 {
-		return nil, domain.ErrUnauthenticated
-	}
-	r := rows[0]
-	c := &domain.Credential{
-		Tenant: domain.Tenant{ID: r.TenantID, Slug: r.TenantSlug, Name: r.TenantName, CreatedAt: r.TenantCreatedAt.Time},
-		Member: domain.Member{ID: r.MemberID, TenantID: r.TenantID, Name: r.MemberName, Kind: domain.MemberKind(r.MemberKind),
-			VendorID: str(r.MemberVendorID), CreatedAt: r.MemberCreatedAt.Time},
-		TokenID: r.TokenID,
-	}
-	for _, row := range rows {
-		if row.Role != nil {
-			c.Member.Roles = append(c.Member.Roles, domain.Role(*row.Role))
-		}
-	}
-	return c, nil
+	return db.credential(ctx, "authenticate", tenantID, "api_tokens.token_hash = ?", tokenHash)
 }
 
 // ListTenants returns every tenant, by id, for platform jobs that visit
@@ -341,4 +308,45 @@ func (db *DB) ServiceMember(ctx context.Context, tenantID, name string) (*domain
 		return nil, err
 	}
 	return m, nil
+}
+
+// credential resolves the unrevoked token of tenantID that cond (on
+// api_tokens, with its args) selects to the tenant, the member with its
+// roles and vendor, and the token id, in one statement (one row per role);
+// none is ErrUnauthenticated.
+func (db *DB) credential(ctx context.Context, op, tenantID, cond string, args ...any) (*domain.Credential, error) {
+	var rows []credentialRow
+	err := db.inTenant(ctx, tenantID, false, func(g *gorm.DB, tenant string) error {
+		err := scopedTo(g, tenant, "api_tokens").
+			Select(`api_tokens.id AS token_id, tenants.id AS tenant_id, tenants.slug AS tenant_slug,
+				tenants.name AS tenant_name, tenants.created_at AS tenant_created_at,
+				members.id AS member_id, members.name AS member_name, members.kind AS member_kind,
+				members.created_at AS member_created_at, members.vendor_id AS member_vendor_id,
+				member_roles.role AS role`).
+			Joins("JOIN tenants ON tenants.id = api_tokens.tenant_id").
+			Joins("JOIN members ON members.tenant_id = api_tokens.tenant_id AND members.id = api_tokens.member_id").
+			Joins("LEFT JOIN member_roles ON member_roles.tenant_id = members.tenant_id AND member_roles.member_id = members.id").
+			Where(cond, args...).Where("api_tokens.revoked_at IS NULL").
+			Order("member_roles.role").Find(&rows).Error
+		return dbError(op, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, domain.ErrUnauthenticated
+	}
+	r := rows[0]
+	c := &domain.Credential{
+		Tenant: domain.Tenant{ID: r.TenantID, Slug: r.TenantSlug, Name: r.TenantName, CreatedAt: r.TenantCreatedAt.Time},
+		Member: domain.Member{ID: r.MemberID, TenantID: r.TenantID, Name: r.MemberName, Kind: domain.MemberKind(r.MemberKind),
+			VendorID: str(r.MemberVendorID), CreatedAt: r.MemberCreatedAt.Time},
+		TokenID: r.TokenID,
+	}
+	for _, row := range rows {
+		if row.Role != nil {
+			c.Member.Roles = append(c.Member.Roles, domain.Role(*row.Role))
+		}
+	}
+	return c, nil
 }

@@ -164,7 +164,8 @@ func (t *txn) ListSanitizations(orderIDs []string) ([]*domain.SanitizationRecord
 // certificates_number_key refuse a second certificate of an order and a
 // number already used (*domain.DuplicateError, Key "certificate"); an
 // order, vendor, member or event the tenant does not have gives
-// ErrNotFound. c is left as stored.
+// ErrNotFound, and a certificate without its document a fault
+// (certificates_document_check). c is left as stored.
 func (t *txn) CreateCertificate(c *domain.Certificate) error {
 	const op = "create certificate"
 	if c == nil {
@@ -186,7 +187,7 @@ func (t *txn) CreateCertificate(c *domain.Certificate) error {
 	return nil
 }
 
-// GetCertificate implements domain.Tx.
+// GetCertificate implements domain.Tx, with the certificate's document.
 func (t *txn) GetCertificate(id string) (*domain.Certificate, error) {
 	var r certificateRow
 	if err := t.getByID("get certificate", "certificates", id, &r); err != nil {
@@ -195,21 +196,31 @@ func (t *txn) GetCertificate(id string) (*domain.Certificate, error) {
 	return r.domain(), nil
 }
 
-// GetCertificates implements domain.Tx in one statement, in id order.
+// GetCertificates implements domain.Tx in one statement, in id order,
+// without the documents.
 func (t *txn) GetCertificates(ids []string) ([]*domain.Certificate, error) {
-	rows, err := getByIDs[certificateRow](t, "get certificates", "certificates", ids)
-	return mapRows(rows, (*certificateRow).domain), err
+	valid := canonicalIDs(ids)
+	if len(valid) == 0 {
+		return nil, nil
+	}
+	var rows []certificateRow
+	err := t.scoped("certificates").Select(certificateListColumns).Where("certificates.id IN ?", valid).
+		Order("certificates.id").Find(&rows).Error
+	if err != nil {
+		return nil, dbError("get certificates", err)
+	}
+	return mapRows(rows, (*certificateRow).domain), nil
 }
 
 // CertificatesOfOrders implements domain.Tx: one statement over
-// certificates_order_key, in order id order.
+// certificates_order_key, in order id order, without the documents.
 func (t *txn) CertificatesOfOrders(orderIDs []string) ([]*domain.Certificate, error) {
 	ids := canonicalIDs(orderIDs)
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	var rows []certificateRow
-	err := t.scoped("certificates").Where("certificates.order_id IN ?", ids).
+	err := t.scoped("certificates").Select(certificateListColumns).Where("certificates.order_id IN ?", ids).
 		Order("certificates.order_id").Find(&rows).Error
 	if err != nil {
 		return nil, dbError("certificates of orders", err)
@@ -217,10 +228,10 @@ func (t *txn) CertificatesOfOrders(orderIDs []string) ([]*domain.Certificate, er
 	return mapRows(rows, (*certificateRow).domain), nil
 }
 
-// ListCertificates implements domain.Tx; a vendor's over
-// certificates_vendor_idx.
+// ListCertificates implements domain.Tx, without the documents; a vendor's
+// over certificates_vendor_idx.
 func (t *txn) ListCertificates(vendorID string, p domain.PageRequest) ([]*domain.Certificate, error) {
-	q := t.scoped("certificates")
+	q := t.scoped("certificates").Select(certificateListColumns)
 	if vendorID != "" {
 		id, ok := canonicalID(vendorID)
 		if !ok {
@@ -240,13 +251,19 @@ func (t *txn) ListCertificates(vendorID string, p domain.PageRequest) ([]*domain
 }
 
 // ListDispositionLines implements domain.Tx. One order's lines come through
-// the lines' primary key; otherwise the partial index pickup_lines_outcome_idx
-// holds only the lines with an outcome, by outcome time (see scopedVia: the
-// condition that makes it usable, outcome_kind IS NOT NULL, is a literal).
-// From and To are calendar dates: only their date counts.
+// the lines' primary key, by (order_id, asset_id), the cursor
+// "orderID/assetID". Otherwise the lines come in the order of the partial
+// index pickup_lines_outcome_idx (tenant_id, outcome_at, order_id,
+// asset_id), which holds only the lines with an outcome (see scopedVia: the
+// condition that makes it usable, outcome_kind IS NOT NULL, is a literal),
+// the cursor "outcomeTime/orderID/assetID" (domain.DispositionCursor): each
+// page is then a range scan of the index from the cursor on, where ordering
+// by order id would sort the whole date range again for every page. From
+// and To are calendar dates: only their date counts.
 func (t *txn) ListDispositionLines(f domain.DispositionFilter, p domain.PageRequest) ([]*domain.PickupLine, error) {
 	q := t.scoped("pickup_lines")
-	if f.OrderID != "" {
+	byOrder := f.OrderID != ""
+	if byOrder {
 		id, ok := canonicalID(f.OrderID)
 		if !ok {
 			return nil, nil // no line can be on a non-id
@@ -256,38 +273,77 @@ func (t *txn) ListDispositionLines(f domain.DispositionFilter, p domain.PageRequ
 		q = t.scopedVia("pickup_lines", "pickup_lines_outcome_idx")
 	}
 	q = q.Where("pickup_lines.outcome_kind IS NOT NULL")
+	var c lineCursor
+	if p.After != "" {
+		var ok bool
+		if c, ok = parseLineCursor(p.After, byOrder); !ok {
+			return nil, errBadCursor
+		}
+	}
+	var from *stamp
 	if f.From != nil {
-		q = q.Where("pickup_lines.outcome_at >= ?", newDate(*f.From))
+		d := newDate(*f.From)
+		from = &d
+	}
+	switch {
+	case p.After == "":
+	case byOrder:
+		q = q.Where("(pickup_lines.order_id > ? OR (pickup_lines.order_id = ? AND pickup_lines.asset_id > ?))",
+			c.order, c.order, c.asset)
+	case from == nil || !c.at.Before(from.Time):
+		// One lower bound, a row value on the index's columns: both stores
+		// then start the index scan at the cursor. A second bound (From)
+		// would leave SQLite scanning from the start of the range.
+		q, from = q.Where("(pickup_lines.outcome_at, pickup_lines.order_id, pickup_lines.asset_id) > (?, ?, ?)",
+			c.at, c.order, c.asset), nil
+	}
+	// A cursor before From (not one of this range's) leaves From the bound.
+	if from != nil {
+		q = q.Where("pickup_lines.outcome_at >= ?", *from)
 	}
 	if f.To != nil {
 		q = q.Where("pickup_lines.outcome_at < ?", newDate(*f.To))
 	}
-	if p.After != "" {
-		order, asset, ok := lineCursor(p.After)
-		if !ok {
-			return nil, errBadCursor
-		}
-		q = q.Where("(pickup_lines.order_id > ? OR (pickup_lines.order_id = ? AND pickup_lines.asset_id > ?))",
-			order, order, asset)
+	order := "pickup_lines.order_id, pickup_lines.asset_id"
+	if !byOrder {
+		order = "pickup_lines.outcome_at, " + order
 	}
 	var rows []pickupLineRow
-	err := q.Order("pickup_lines.order_id, pickup_lines.asset_id").Limit(limit(p)).Find(&rows).Error
+	err := q.Order(order).Limit(limit(p)).Find(&rows).Error
 	if err != nil {
 		return nil, dbError("list disposition lines", err)
 	}
 	return mapRows(rows, (*pickupLineRow).domain), nil
 }
 
-// lineCursor parses a ListDispositionLines cursor, "orderID/assetID", into
-// the stored form of both ids.
-func lineCursor(after string) (order, asset string, ok bool) {
-	o, a, found := strings.Cut(after, "/")
-	if !found {
-		return "", "", false
+// lineCursor is a parsed ListDispositionLines cursor, ids in stored form.
+type lineCursor struct {
+	at           stamp
+	order, asset string
+}
+
+// parseLineCursor parses a ListDispositionLines cursor: "orderID/assetID"
+// for one order, "outcomeTime/orderID/assetID" (RFC 3339) otherwise.
+func parseLineCursor(after string, byOrder bool) (lineCursor, bool) {
+	var c lineCursor
+	parts := strings.Split(after, "/")
+	if !byOrder {
+		if len(parts) != 3 {
+			return c, false
+		}
+		at, err := time.Parse(time.RFC3339Nano, parts[0])
+		if err != nil {
+			return c, false
+		}
+		c.at, parts = newStamp(at), parts[1:]
 	}
-	order, ok1 := canonicalID(o)
-	asset, ok2 := canonicalID(a)
-	return order, asset, ok1 && ok2
+	if len(parts) != 2 {
+		return c, false
+	}
+	var ok1, ok2 bool
+	c.order, ok1 = canonicalID(parts[0])
+	c.asset, ok2 = canonicalID(parts[1])
+	return c, ok1 && ok2
 }
 
 // EarliestStagedAt implements domain.Tx: one GROUP BY over the lines'

@@ -1,13 +1,19 @@
 package storage_test
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/custody-dev/custody/domain"
+	"github.com/custody-dev/custody/domain/certpdf"
 	"github.com/custody-dev/custody/domain/storage"
 	"github.com/custody-dev/custody/domain/storage/storagetest"
 	"github.com/custody-dev/custody/tenancy"
@@ -504,4 +510,218 @@ func TestDispositionRefusals(t *testing.T) {
 		_, err = e.svc.WriteBack(e.ctx, domain.WriteBackInput{OrderID: e.order.ID})
 		checkCode(t, err, domain.CodeIllegalTransition)
 	})
+}
+
+// certifiedOrder carries e's order through the dock, the receipt,
+// sanitization and outcomes of laptops serials, and issues its certificate.
+func (e *dispEnv) certifiedOrder(serials ...string) *domain.Certificate {
+	e.t.Helper()
+	items := make([]domain.NewAsset, len(serials))
+	for i, s := range serials {
+		items[i] = dispLaptop(s)
+	}
+	assets := e.retired(items...)
+	e.stage(assets...)
+	for _, a := range assets {
+		e.dock(a.Serial, a.AssetTag, domain.ScanMatched)
+	}
+	if _, err := e.confirm(); err != nil {
+		e.t.Fatalf("confirm: %v", err)
+	}
+	for _, a := range assets {
+		if _, err := e.svc.ReceiptScan(e.vctx, e.order.ID, domain.ScanInput{Serial: a.Serial}); err != nil {
+			e.t.Fatalf("receipt scan %s: %v", a.Serial, err)
+		}
+	}
+	if _, err := e.svc.ConfirmReceipt(e.vctx, e.order.ID); err != nil {
+		e.t.Fatalf("confirm receipt: %v", err)
+	}
+	for _, a := range assets {
+		if _, err := e.sanitize(a.Serial, domain.SanitizePurge); err != nil {
+			e.t.Fatalf("sanitize %s: %v", a.Serial, err)
+		}
+		if _, err := e.outcome(domain.OutcomeInput{Serial: a.Serial, Kind: domain.OutcomeRecycled, DownstreamVendor: "MetalWorks", DownstreamCertification: "e-Stewards 77"}); err != nil {
+			e.t.Fatalf("outcome %s: %v", a.Serial, err)
+		}
+	}
+	c, err := e.svc.IssueCertificate(e.vctx, e.order.ID)
+	if err != nil {
+		e.t.Fatalf("issue certificate: %v", err)
+	}
+	return c
+}
+
+// TestCertificateStatesIssueDay: a certificate states the records of its
+// issue day. Renewing the vendor's certifications, renaming the vendor and
+// the tenant afterwards neither breaks its document (the PDF) nor changes
+// what it states; altering the stored document is caught by the seal.
+func TestCertificateStatesIssueDay(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB, cfg storage.Config) {
+		e := newDispEnv(t, db, "acme")
+		c := e.certifiedOrder("1", "2")
+		issued, err := e.svc.CertificateDocument(e.vctx, c.ID)
+		if err != nil {
+			t.Fatalf("certificate document at issue: %v", err)
+		}
+		wantCerts := e.vendor.Certifications
+		wantVendor, wantTenant := e.vendor.Name, issued.TenantName
+
+		// The day after: a renewal under a new number, another scheme, a
+		// new vendor name and a new tenant name.
+		renewed := []domain.Certification{{Scheme: domain.SchemeR2v3, Number: "R2-2002", ExpiresOn: obStart.AddDate(3, 0, 0)},
+			{Scheme: domain.SchemeNAIDAAA, Number: "NAID-77", ExpiresOn: obStart.AddDate(1, 0, 0)}}
+		v, err := e.svc.SetVendorCertifications(e.ctx, e.vendor.ID, renewed)
+		if err != nil {
+			t.Fatalf("renew certifications: %v", err)
+		}
+		v.Name, v.ContactEmail, v.Version = "GreenCycle Renamed", "new@greencycle.example", v.Version+1
+		if err := db.Update(e.ctx, func(tx domain.Tx) error { return tx.UpdateVendor(v) }); err != nil {
+			t.Fatalf("rename vendor: %v", err)
+		}
+		p, _ := tenancy.PrincipalFrom(e.vctx)
+		p.TenantName = "Acme Renamed"
+		renamedCtx := tenancy.WithPrincipal(context.Background(), p)
+
+		for _, c2 := range []struct {
+			name string
+			ctx  context.Context
+		}{{"vendor", e.vctx}, {"vendor in a renamed tenant", renamedCtx}, {"tenant admin", e.ctx}} {
+			doc, err := e.svc.CertificateDocument(c2.ctx, c.ID)
+			if err != nil {
+				t.Fatalf("%s: certificate document after the changes: %v", c2.name, err)
+			}
+			if !reflect.DeepEqual(doc.Vendor.Certifications, wantCerts) || doc.Vendor.Name != wantVendor || doc.TenantName != wantTenant {
+				t.Errorf("%s: document states vendor %q %+v in %q; want the issue day's %q %+v in %q", c2.name,
+					doc.Vendor.Name, doc.Vendor.Certifications, doc.TenantName, wantVendor, wantCerts, wantTenant)
+			}
+			if doc.Digest != c.Digest || domain.CertificateDigest(doc) != c.Digest || doc.Seal != issued.Seal {
+				t.Errorf("%s: digest %s (recomputed %s), seal %+v; want %s, %+v", c2.name, doc.Digest,
+					domain.CertificateDigest(doc), doc.Seal, c.Digest, issued.Seal)
+			}
+			if !reflect.DeepEqual(doc, issued) {
+				t.Errorf("%s: document changed since issue:\n%+v\nwant\n%+v", c2.name, doc, issued)
+			}
+			var pdf bytes.Buffer
+			if err := certpdf.Render(&pdf, doc); err != nil || pdf.Len() == 0 {
+				t.Errorf("%s: render: %d bytes, %v", c2.name, pdf.Len(), err)
+			}
+		}
+
+		// A stored document that no longer hashes to the seal was altered.
+		owner := storagetest.OwnerConn(t, cfg)
+		res, err := owner.Exec(fmt.Sprintf("UPDATE certificates SET document = replace(document, 'R2-1001', 'R2-1002') WHERE id = '%s'", c.ID))
+		if err != nil {
+			t.Fatalf("alter the stored document: %v", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			t.Fatalf("altering the stored document changed %d rows, want 1", n)
+		}
+		if doc, err := e.svc.CertificateDocument(e.vctx, c.ID); err == nil || !strings.Contains(err.Error(), "does not match the sealed digest") {
+			t.Errorf("altered document = %+v, %v; want a seal mismatch", doc, err)
+		}
+	})
+}
+
+// seedOutcomes stores n lines with an outcome, round robin over orders
+// orders (each order one page apart in its line's times), three lines per
+// outcome time from 1 May 2025 a minute apart, and returns the world and the
+// lines in report order for a range: (outcome time, order, asset).
+func seedOutcomes(tb testing.TB, db *storage.DB, slug string, n, orders int) (*world, []*domain.PickupLine) {
+	tb.Helper()
+	w := newWorld(tb, db, slug)
+	v := w.createVendor(tb, "Range ITAD")
+	os := make([]*domain.PickupOrder, orders)
+	for i := range os {
+		os[i] = w.createOrder(tb, v)
+	}
+	lines := make([]*domain.PickupLine, n)
+	w.update(tb, func(tx domain.Tx) error {
+		for i := range lines {
+			a := w.newAsset(fmt.Sprintf("RANGE%06d", i), "")
+			if err := tx.CreateAsset(a); err != nil {
+				return err
+			}
+			l := w.newLine(os[i%orders], a, 0)
+			l.Status = domain.LineReceived
+			l.Outcome = &domain.Outcome{Kind: domain.OutcomeDestroyed, RecordedByID: w.member.ID,
+				RecordedAt: day(2025, 5, 1).Add(time.Duration(i/3) * time.Minute)}
+			lines[i] = l
+		}
+		return tx.PutPickupLines(lines)
+	})
+	slices.SortFunc(lines, func(a, b *domain.PickupLine) int {
+		return cmp.Or(a.Outcome.RecordedAt.Compare(b.Outcome.RecordedAt), strings.Compare(a.OrderID, b.OrderID),
+			strings.Compare(a.AssetID, b.AssetID))
+	})
+	return w, lines
+}
+
+// TestDispositionRowsRange streams a date range of more than two report
+// pages (500 lines each), with outcome times shared across orders at the
+// page boundaries: every line comes once, in (outcome time, order, asset)
+// order, and the range's bounds hold.
+func TestDispositionRowsRange(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB, _ storage.Config) {
+		w, lines := seedOutcomes(t, db, "range", 1234, 7)
+		svc := domain.NewService(db, nil)
+		for _, c := range []struct {
+			name     string
+			from, to time.Time
+			want     []*domain.PickupLine
+		}{
+			{"all", day(2025, 5, 1), day(2025, 6, 1), lines},
+			// The 1,234 lines take 412 minutes of 1 May: To is exclusive.
+			{"first day", day(2025, 5, 1), day(2025, 5, 2), lines},
+			{"before", day(2025, 4, 1), day(2025, 5, 1), nil},
+		} {
+			var got []string
+			err := svc.DispositionRows(w.ctx, domain.DispositionFilter{From: &c.from, To: &c.to}, func(r domain.DispositionRow) error {
+				if r.Order == nil || r.Order.ID != r.Line.OrderID || r.VendorName != "Range ITAD" {
+					t.Errorf("%s: row %s has order %+v, vendor %q", c.name, r.Line.AssetID, r.Order, r.VendorName)
+				}
+				got = append(got, r.Line.OrderID+"/"+r.Line.AssetID)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("%s: disposition rows: %v", c.name, err)
+			}
+			want := make([]string, len(c.want))
+			for i, l := range c.want {
+				want[i] = l.OrderID + "/" + l.AssetID
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: %d rows, want %d in (outcome time, order, asset) order", c.name, len(got), len(want))
+			}
+		}
+	})
+}
+
+// BenchmarkDispositionRange streams the disposition report of a date range
+// of 40,000 lines (80 pages), the CSV download's read path.
+//
+//	CI=true go test ./domain/storage -run '^$' -bench DispositionRange -benchtime 3x
+func BenchmarkDispositionRange(b *testing.B) {
+	const n = 40000
+	stores := []struct {
+		name string
+		open func(testing.TB) (*storage.DB, storage.Config)
+	}{{"sqlite", storagetest.SQLite}, {"postgres", storagetest.Postgres}}
+	for _, st := range stores {
+		b.Run(st.name, func(b *testing.B) {
+			db, _ := st.open(b)
+			w, _ := seedOutcomes(b, db, "bench-range", n, 40)
+			svc := domain.NewService(db, nil)
+			from, to := day(2025, 5, 1), day(2025, 6, 1)
+			for b.Loop() {
+				rows := 0
+				err := svc.DispositionRows(w.ctx, domain.DispositionFilter{From: &from, To: &to}, func(domain.DispositionRow) error {
+					rows++
+					return nil
+				})
+				if err != nil || rows != n {
+					b.Fatalf("disposition rows: %d, %v; want %d", rows, err, n)
+				}
+			}
+		})
+	}
 }

@@ -1,9 +1,11 @@
 package storage_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -75,7 +77,19 @@ func (s *dpScene) dpSanitization(o *domain.PickupOrder, a *domain.Asset, e *doma
 // dpCertificate returns an unsaved certificate of order o numbered number, for event e.
 func (s *dpScene) dpCertificate(o *domain.PickupOrder, number string, e *domain.CustodyEvent) *domain.Certificate {
 	return &domain.Certificate{OrderID: o.ID, VendorID: o.VendorID, Number: number, IssuedAt: at.Add(5 * time.Hour),
-		IssuedByID: s.member.ID, Digest: strings.Repeat("0f", 32), EventID: e.ID}
+		IssuedByID: s.member.ID, Digest: strings.Repeat("0f", 32), EventID: e.ID,
+		Document: []byte(`{"Number":"` + number + `","Lines":[{"Serial":"SN-1"}]}`)}
+}
+
+// withoutDocument is c as certificates read in bulk return it.
+func withoutDocument(cs ...*domain.Certificate) []*domain.Certificate {
+	out := make([]*domain.Certificate, len(cs))
+	for i, c := range cs {
+		d := *c
+		d.Document = nil
+		out[i] = &d
+	}
+	return out
 }
 
 // dpOutcome returns an outcome recorded by s's member at when.
@@ -490,10 +504,10 @@ func TestContractCertificates(t *testing.T) {
 			}
 			measure("GetCertificates", func() ([]*domain.Certificate, error) {
 				return tx.GetCertificates([]string{c2.ID, "junk", c1.ID, newID(), strings.ToUpper(c2.ID)})
-			}, []*domain.Certificate{c1, c2})
+			}, withoutDocument(c1, c2))
 			measure("CertificatesOfOrders", func() ([]*domain.Certificate, error) {
 				return tx.CertificatesOfOrders([]string{o3.ID, o2.ID, s.order.ID, "junk"})
-			}, []*domain.Certificate{c1, c2})
+			}, withoutDocument(c1, c2))
 			measure("CertificatesOfOrders (none)", func() ([]*domain.Certificate, error) {
 				return tx.CertificatesOfOrders([]string{o3.ID})
 			}, nil)
@@ -503,10 +517,10 @@ func TestContractCertificates(t *testing.T) {
 				page   domain.PageRequest
 				want   []*domain.Certificate
 			}{
-				{"all", "", domain.PageRequest{First: 10}, []*domain.Certificate{c1, c2}},
-				{"first 1", "", domain.PageRequest{First: 1}, []*domain.Certificate{c1}},
-				{"after c1", "", domain.PageRequest{First: 10, After: c1.ID}, []*domain.Certificate{c2}},
-				{"vendor", strings.ToUpper(v2.ID), domain.PageRequest{First: 10}, []*domain.Certificate{c2}},
+				{"all", "", domain.PageRequest{First: 10}, withoutDocument(c1, c2)},
+				{"first 1", "", domain.PageRequest{First: 1}, withoutDocument(c1)},
+				{"after c1", "", domain.PageRequest{First: 10, After: c1.ID}, withoutDocument(c2)},
+				{"vendor", strings.ToUpper(v2.ID), domain.PageRequest{First: 10}, withoutDocument(c2)},
 				{"unknown vendor", newID(), domain.PageRequest{First: 10}, nil},
 				{"malformed vendor", "shred", domain.PageRequest{First: 10}, nil},
 			} {
@@ -540,6 +554,7 @@ func TestContractCertificates(t *testing.T) {
 			{"digest not hex", func(c *domain.Certificate) { c.Digest = strings.Repeat("zz", 32) }, isFault},
 			{"digest in upper case", func(c *domain.Certificate) { c.Digest = strings.Repeat("0F", 32) }, isFault},
 			{"digest too short", func(c *domain.Certificate) { c.Digest = "0f" }, isFault},
+			{"no document", func(c *domain.Certificate) { c.Document = nil }, isFault},
 		} {
 			t.Run("create "+c.name, func(t *testing.T) {
 				n := s.dpCertificate(o3, "CERT-3", e)
@@ -558,16 +573,17 @@ func TestContractDispositionLines(t *testing.T) {
 		s := &dpScene{world: w, vendor: w.createVendor(t, "GreenCycle ITAD")}
 		o1, o2 := w.createOrder(t, s.vendor), w.createOrder(t, s.vendor)
 		var assets []*domain.Asset
-		for _, serial := range []string{"SN-1", "SN-2", "SN-3", "SN-4", "SN-5"} {
+		for _, serial := range []string{"SN-1", "SN-2", "SN-3", "SN-4", "SN-5", "SN-6", "SN-7"} {
 			assets = append(assets, w.createAsset(t, serial, ""))
 		}
-		// Outcomes on 1 May 10:00, 3 May, none, 2 May and 5 May.
+		// Outcomes on 1 May 10:00, 3 May, none, 2 May and 5 May (three
+		// lines, two orders: ties broken by order then asset).
 		when := []*time.Time{ptr(day(2025, 5, 1).Add(10 * time.Hour)), ptr(day(2025, 5, 3)), nil,
-			ptr(day(2025, 5, 2)), ptr(day(2025, 5, 5))}
+			ptr(day(2025, 5, 2)), ptr(day(2025, 5, 5)), ptr(day(2025, 5, 5)), ptr(day(2025, 5, 5))}
 		var lines []*domain.PickupLine
 		for i, a := range assets {
 			o := o1
-			if i >= 3 {
+			if i >= 3 && i != 5 {
 				o = o2
 			}
 			l := w.newLine(o, a, 0)
@@ -577,8 +593,23 @@ func TestContractDispositionLines(t *testing.T) {
 			lines = append(lines, l)
 		}
 		w.putLines(t, lines...)
-		l1, l2, l4, l5 := lines[0], lines[1], lines[3], lines[4]
-		key := func(l *domain.PickupLine) string { return l.OrderID + "/" + l.AssetID }
+		l1, l2, l4 := lines[0], lines[1], lines[3]
+		// The 5 May lines in (order, asset) order, whatever ids they drew.
+		may5 := []*domain.PickupLine{lines[4], lines[5], lines[6]}
+		slices.SortFunc(may5, func(a, b *domain.PickupLine) int {
+			return cmp.Or(strings.Compare(a.OrderID, b.OrderID), strings.Compare(a.AssetID, b.AssetID))
+		})
+		byOrder := func(ls ...*domain.PickupLine) []*domain.PickupLine {
+			out := slices.Clone(ls)
+			slices.SortFunc(out, func(a, b *domain.PickupLine) int {
+				return cmp.Or(strings.Compare(a.OrderID, b.OrderID), strings.Compare(a.AssetID, b.AssetID))
+			})
+			return out
+		}
+		byTime := append([]*domain.PickupLine{l1, l4, l2}, may5...)
+		key := func(l *domain.PickupLine) string { return domain.DispositionCursor(domain.DispositionFilter{}, l) }
+		okey := func(l *domain.PickupLine) string { return l.OrderID + "/" + l.AssetID }
+		one := func(o *domain.PickupOrder) domain.DispositionFilter { return domain.DispositionFilter{OrderID: o.ID} }
 
 		_ = db.View(w.ctx, func(tx domain.Tx) error {
 			for _, c := range []struct {
@@ -587,40 +618,84 @@ func TestContractDispositionLines(t *testing.T) {
 				page domain.PageRequest
 				want []*domain.PickupLine
 			}{
-				{"all", domain.DispositionFilter{}, domain.PageRequest{First: 10}, []*domain.PickupLine{l1, l2, l4, l5}},
-				{"one order", domain.DispositionFilter{OrderID: strings.ToUpper(o1.ID)}, domain.PageRequest{First: 10},
-					[]*domain.PickupLine{l1, l2}},
+				{"all, by outcome time", domain.DispositionFilter{}, domain.PageRequest{First: 10}, byTime},
+				{"one order, by asset", domain.DispositionFilter{OrderID: strings.ToUpper(o1.ID)}, domain.PageRequest{First: 10},
+					byOrder(l1, l2, lines[5])},
 				{"unknown order", domain.DispositionFilter{OrderID: newID()}, domain.PageRequest{First: 10}, nil},
 				{"malformed order", domain.DispositionFilter{OrderID: "o1"}, domain.PageRequest{First: 10}, nil},
 				{"2 to 5 May", domain.DispositionFilter{From: ptr(day(2025, 5, 2)), To: ptr(day(2025, 5, 5))},
-					domain.PageRequest{First: 10}, []*domain.PickupLine{l2, l4}},
+					domain.PageRequest{First: 10}, []*domain.PickupLine{l4, l2}},
 				{"a From's time of day does not count", domain.DispositionFilter{From: ptr(day(2025, 5, 1).Add(15 * time.Hour))},
-					domain.PageRequest{First: 10}, []*domain.PickupLine{l1, l2, l4, l5}},
+					domain.PageRequest{First: 10}, byTime},
 				{"To excludes its day", domain.DispositionFilter{To: ptr(day(2025, 5, 3))},
 					domain.PageRequest{First: 10}, []*domain.PickupLine{l1, l4}},
 				{"order and dates", domain.DispositionFilter{OrderID: o2.ID, From: ptr(day(2025, 5, 3))},
-					domain.PageRequest{First: 10}, []*domain.PickupLine{l5}},
-				{"first page", domain.DispositionFilter{}, domain.PageRequest{First: 2}, []*domain.PickupLine{l1, l2}},
-				{"next page", domain.DispositionFilter{}, domain.PageRequest{First: 2, After: key(l2)},
-					[]*domain.PickupLine{l4, l5}},
-				{"cursor in upper case", domain.DispositionFilter{}, domain.PageRequest{First: 2, After: strings.ToUpper(key(l1))},
-					[]*domain.PickupLine{l2, l4}},
-				{"cursor of a line without outcome", domain.DispositionFilter{}, domain.PageRequest{First: 10, After: key(lines[2])},
-					[]*domain.PickupLine{l4, l5}},
-				{"last page", domain.DispositionFilter{}, domain.PageRequest{First: 2, After: key(l5)}, nil},
-				{"range, paged", domain.DispositionFilter{From: ptr(day(2025, 5, 2))}, domain.PageRequest{First: 1, After: key(l2)},
-					[]*domain.PickupLine{l4}},
+					domain.PageRequest{First: 10}, byOrder(lines[4], lines[6])},
+				{"first page", domain.DispositionFilter{}, domain.PageRequest{First: 2}, []*domain.PickupLine{l1, l4}},
+				{"next page", domain.DispositionFilter{}, domain.PageRequest{First: 2, After: key(l4)},
+					[]*domain.PickupLine{l2, may5[0]}},
+				{"inside a tie", domain.DispositionFilter{}, domain.PageRequest{First: 10, After: key(may5[0])}, may5[1:]},
+				{"cursor ids in upper case", domain.DispositionFilter{}, domain.PageRequest{First: 2, After: strings.ToUpper(key(l1))},
+					[]*domain.PickupLine{l4, l2}},
+				{"cursor between outcome times", domain.DispositionFilter{},
+					domain.PageRequest{First: 10, After: day(2025, 5, 2).Add(time.Hour).Format(time.RFC3339) + "/" + okey(l1)},
+					append([]*domain.PickupLine{l2}, may5...)},
+				{"last page", domain.DispositionFilter{}, domain.PageRequest{First: 2, After: key(may5[2])}, nil},
+				{"range, paged", domain.DispositionFilter{From: ptr(day(2025, 5, 2))}, domain.PageRequest{First: 1, After: key(l4)},
+					[]*domain.PickupLine{l2}},
+				{"a cursor before From does not widen the range", domain.DispositionFilter{From: ptr(day(2025, 5, 2))},
+					domain.PageRequest{First: 10, After: key(l1)}, append([]*domain.PickupLine{l4, l2}, may5...)},
+				{"one order, paged", one(o1), domain.PageRequest{First: 10, After: okey(byOrder(l1, l2, lines[5])[0])},
+					byOrder(l1, l2, lines[5])[1:]},
 			} {
 				got, err := tx.ListDispositionLines(c.f, c.page)
 				if err != nil || !sameRecords(got, c.want) {
 					t.Errorf("ListDispositionLines %s = %v, %v; want %v", c.name, lineKeys(got), err, lineKeys(c.want))
 				}
 			}
-			for _, bad := range []string{"junk", o1.ID, o1.ID + "/", "/" + l1.AssetID, "o1/" + l1.AssetID, key(l1) + "/x"} {
-				_, err := tx.ListDispositionLines(domain.DispositionFilter{}, domain.PageRequest{First: 10, After: bad})
+
+			// Paging through a range a line at a time, or two, or three,
+			// returns every line once, in order.
+			for size := 1; size <= 3; size++ {
+				var got []*domain.PickupLine
+				f, after := domain.DispositionFilter{From: ptr(day(2025, 5, 1)), To: ptr(day(2025, 5, 6))}, ""
+				for range len(byTime) + 1 {
+					page, err := tx.ListDispositionLines(f, domain.PageRequest{First: size, After: after})
+					if err != nil {
+						t.Fatalf("page of %d after %q: %v", size, after, err)
+					}
+					got = append(got, page...)
+					if len(page) < size {
+						break
+					}
+					after = domain.DispositionCursor(f, page[len(page)-1])
+				}
+				if !sameRecords(got, byTime) {
+					t.Errorf("paging by %d = %v; want %v", size, lineKeys(got), lineKeys(byTime))
+				}
+			}
+
+			for _, bad := range []struct {
+				f     domain.DispositionFilter
+				after string
+			}{
+				{domain.DispositionFilter{}, "junk"},
+				{domain.DispositionFilter{}, okey(l1)},
+				{domain.DispositionFilter{}, "2025-05-01/" + okey(l1)},
+				{domain.DispositionFilter{}, key(l1) + "/x"},
+				{domain.DispositionFilter{}, "/" + okey(l1)},
+				{domain.DispositionFilter{}, day(2025, 5, 1).Format(time.RFC3339) + "/o1/" + l1.AssetID},
+				{one(o1), "junk"},
+				{one(o1), o1.ID},
+				{one(o1), o1.ID + "/"},
+				{one(o1), "/" + l1.AssetID},
+				{one(o1), "o1/" + l1.AssetID},
+				{one(o1), key(l1)},
+			} {
+				_, err := tx.ListDispositionLines(bad.f, domain.PageRequest{First: 10, After: bad.after})
 				var arg *domain.ArgumentError
 				if !errors.As(err, &arg) {
-					t.Errorf("ListDispositionLines(after %q) = %v, want ArgumentError", bad, err)
+					t.Errorf("ListDispositionLines(%+v, after %q) = %v, want ArgumentError", bad.f, bad.after, err)
 				}
 			}
 			return nil

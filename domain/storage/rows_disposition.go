@@ -134,16 +134,31 @@ type certificateRow struct {
 	IssuedByID string `gorm:"column:issued_by_id"`
 	Digest     string `gorm:"column:digest"`
 	EventID    string `gorm:"column:event_id"`
+	// Document is text, not jsonb: the stored bytes are the ones the digest
+	// hashes, and jsonb would reorder and respace them. Bulk reads leave it
+	// out (certificateListColumns) and it reads back empty.
+	Document string `gorm:"column:document"`
 }
+
+// certificateListColumns are the columns certificates read in bulk load:
+// all but the document, which can be large.
+var certificateListColumns = []string{"certificates.tenant_id", "certificates.id", "certificates.order_id",
+	"certificates.vendor_id", "certificates.number", "certificates.issued_at", "certificates.issued_by_id",
+	"certificates.digest", "certificates.event_id"}
 
 func certificateRowOf(c *domain.Certificate) *certificateRow {
 	return &certificateRow{ID: c.ID, OrderID: c.OrderID, VendorID: c.VendorID, Number: c.Number,
-		IssuedAt: newStamp(c.IssuedAt), IssuedByID: c.IssuedByID, Digest: c.Digest, EventID: c.EventID}
+		IssuedAt: newStamp(c.IssuedAt), IssuedByID: c.IssuedByID, Digest: c.Digest, EventID: c.EventID,
+		Document: string(c.Document)}
 }
 
 func (r *certificateRow) domain() *domain.Certificate {
-	return &domain.Certificate{ID: r.ID, TenantID: r.TenantID, OrderID: r.OrderID, VendorID: r.VendorID,
+	c := &domain.Certificate{ID: r.ID, TenantID: r.TenantID, OrderID: r.OrderID, VendorID: r.VendorID,
 		Number: r.Number, IssuedAt: r.IssuedAt.Time, IssuedByID: r.IssuedByID, Digest: r.Digest, EventID: r.EventID}
+	if r.Document != "" {
+		c.Document = []byte(r.Document)
+	}
+	return c
 }
 
 type slaPolicyRow struct {

@@ -16,8 +16,9 @@ import (
 
 // txn is a domain.Tx: one transaction of one tenant. Its methods reach the
 // database only through scoped (reads, updates) and insert (writes), which
-// put the tenant into every statement, so no method can forget it. The one
-// hand-written statement, the ledger head increment, binds t.tenant itself.
+// put the tenant into every statement, so no method can forget it. The
+// hand-written statements are the ledger head increment, which binds
+// t.tenant itself, and ListEvents' planner setting, which reads no rows.
 type txn struct {
 	g      *gorm.DB
 	tenant string

@@ -279,6 +279,12 @@ type ComplexityRoot struct {
 		WrittenBack        func(childComplexity int) int
 	}
 
+	ExportCreatePayload struct {
+		ExpiresAt  func(childComplexity int) int
+		URL        func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	ItamWriteBackPayload struct {
 		PickupOrder func(childComplexity int) int
 		UserErrors  func(childComplexity int) int
@@ -336,6 +342,7 @@ type ComplexityRoot struct {
 		CertificateIssue         func(childComplexity int, input model.CertificateIssueInput) int
 		CustodyEventCorrect      func(childComplexity int, input model.CustodyEventCorrectInput) int
 		DispositionOutcomeRecord func(childComplexity int, input model.DispositionOutcomeRecordInput) int
+		ExportCreate             func(childComplexity int, input model.ExportCreateInput) int
 		ItamWriteBack            func(childComplexity int, input model.ItamWriteBackInput) int
 		LedgerKeyRotate          func(childComplexity int, input model.LedgerKeyRotateInput) int
 		OffboardingCaseOpen      func(childComplexity int, input model.OffboardingCaseOpenInput) int
@@ -982,6 +989,7 @@ type MutationResolver interface {
 	ItamWriteBack(ctx context.Context, input model.ItamWriteBackInput) (*model.ItamWriteBackPayload, error)
 	SLAPolicySet(ctx context.Context, input model.SLAPolicySetInput) (*model.SLAPolicySetPayload, error)
 	SLASweep(ctx context.Context) (*model.SLASweepPayload, error)
+	ExportCreate(ctx context.Context, input model.ExportCreateInput) (*model.ExportCreatePayload, error)
 }
 type OffboardingCaseResolver interface {
 	ID(ctx context.Context, obj *domain.OffboardingCase) (string, error)
@@ -1966,6 +1974,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DispositionReportRow.WrittenBack(childComplexity), true
 
+	case "ExportCreatePayload.expiresAt":
+		if e.ComplexityRoot.ExportCreatePayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportCreatePayload.ExpiresAt(childComplexity), true
+	case "ExportCreatePayload.url":
+		if e.ComplexityRoot.ExportCreatePayload.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportCreatePayload.URL(childComplexity), true
+	case "ExportCreatePayload.userErrors":
+		if e.ComplexityRoot.ExportCreatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportCreatePayload.UserErrors(childComplexity), true
+
 	case "ItamWriteBackPayload.pickupOrder":
 		if e.ComplexityRoot.ItamWriteBackPayload.PickupOrder == nil {
 			break
@@ -2223,6 +2250,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DispositionOutcomeRecord(childComplexity, args["input"].(model.DispositionOutcomeRecordInput)), true
+	case "Mutation.exportCreate":
+		if e.ComplexityRoot.Mutation.ExportCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_exportCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ExportCreate(childComplexity, args["input"].(model.ExportCreateInput)), true
 	case "Mutation.itamWriteBack":
 		if e.ComplexityRoot.Mutation.ItamWriteBack == nil {
 			break
@@ -4475,6 +4513,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCustodyEventStreamFilter,
 		ec.unmarshalInputDispositionOutcomeRecordInput,
 		ec.unmarshalInputDispositionReportFilter,
+		ec.unmarshalInputExportCreateInput,
 		ec.unmarshalInputItamWriteBackInput,
 		ec.unmarshalInputKeyValueInput,
 		ec.unmarshalInputLedgerKeyRotateInput,
@@ -5412,6 +5451,11 @@ enum CustodyEventType {
   off-boarding case).
   """
   SLA_BREACHED
+  """
+  Someone exported records of the tenant (no asset; details: export,
+  profile and the filter): an access event, heard live by no one.
+  """
+  EXPORTED
 }
 
 "A named fact of a custody event."
@@ -7570,6 +7614,79 @@ type SLASweepPayload {
   "Problems with the request; empty on success."
   userErrors: [UserError!]!
 }
+
+# Data exchange: CSV exports
+
+extend type Mutation {
+  """
+  A signed link to download an export as CSV, for single-page apps that
+  cannot send an Authorization header with a plain link: it stands for the
+  caller's token until it expires (15 minutes) or the token is revoked.
+  The caller's role needs the export's Export permission (FORBIDDEN
+  otherwise). The download itself is what is recorded in the custody log
+  (EXPORTED), as with a bearer token.
+  """
+  exportCreate(
+    "What to export, its column profile and filter."
+    input: ExportCreateInput!
+  ): ExportCreatePayload!
+}
+
+"What an export holds, one row per record."
+enum ExportKind {
+  "Every custody event, in log order."
+  CUSTODY_LOG
+  "Every signed hand-off (HANDED_OFF event) with its signature's evidence."
+  HANDOFFS
+  "The asset register as it stands."
+  ASSETS
+  "Off-boarding cases with their items, one row per item."
+  OFFBOARDING
+  "Certificates of sanitization with their serial lines, one row per certified asset."
+  CERTIFICATES
+}
+
+"The column set of an export."
+enum ExportProfile {
+  "Custody's own columns; every kind."
+  DEFAULT
+  "A ServiceNow hardware-asset (alm_hardware) import; ASSETS and HANDOFFS."
+  SERVICENOW
+  "An SAP SuccessFactors employee equipment return; OFFBOARDING."
+  SUCCESSFACTORS
+}
+
+"The input of ` + "`" + `exportCreate` + "`" + `."
+input ExportCreateInput {
+  "What to export."
+  kind: ExportKind!
+  "The column profile (default DEFAULT)."
+  profile: ExportProfile
+  "Records from this time on (inclusive): events recorded, cases opened, certificates issued."
+  from: DateTime
+  "Records before this time (exclusive)."
+  to: DateTime
+  "CUSTODY_LOG only: events of these types."
+  types: [CustodyEventType!]
+  "CUSTODY_LOG and HANDOFFS: the events of this asset (global id)."
+  assetId: ID
+  "The events (or cases) of this person (global id)."
+  personId: ID
+  "CUSTODY_LOG and HANDOFFS: events recorded at this location (exact)."
+  location: String
+  "Starts the file with a UTF-8 byte order mark, which spreadsheet programs need to read it as UTF-8."
+  byteOrderMark: Boolean
+}
+
+"The result of ` + "`" + `exportCreate` + "`" + `."
+type ExportCreatePayload {
+  "The signed download link, relative to the API's origin; null on userErrors."
+  url: String
+  "When the link stops working."
+  expiresAt: DateTime
+  "Why no link was made."
+  userErrors: [UserError!]!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -7994,6 +8111,18 @@ func (ec *executionContext) childFields_DispositionReportRow(ctx context.Context
 		return ec.fieldContext_DispositionReportRow_asset(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DispositionReportRow", field.Name)
+}
+
+func (ec *executionContext) childFields_ExportCreatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "url":
+		return ec.fieldContext_ExportCreatePayload_url(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ExportCreatePayload_expiresAt(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ExportCreatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ExportCreatePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ItamWriteBackPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9254,6 +9383,20 @@ func (ec *executionContext) field_Mutation_dispositionOutcomeRecord_args(ctx con
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.DispositionOutcomeRecordInput, error) {
 			return ec.unmarshalNDispositionOutcomeRecordInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐDispositionOutcomeRecordInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_exportCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ExportCreateInput, error) {
+			return ec.unmarshalNExportCreateInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐExportCreateInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -13767,6 +13910,84 @@ func (ec *executionContext) fieldContext_DispositionReportRow_asset(_ context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _ExportCreatePayload_url(ctx context.Context, field graphql.CollectedField, obj *model.ExportCreatePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExportCreatePayload_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ExportCreatePayload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExportCreatePayload", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ExportCreatePayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.ExportCreatePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExportCreatePayload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ExportCreatePayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExportCreatePayload", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _ExportCreatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ExportCreatePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExportCreatePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExportCreatePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ExportCreatePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ItamWriteBackPayload_pickupOrder(ctx context.Context, field graphql.CollectedField, obj *model.ItamWriteBackPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15931,6 +16152,50 @@ func (ec *executionContext) fieldContext_Mutation_slaSweep(_ context.Context, fi
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SLASweepPayload(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_exportCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_exportCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ExportCreate(ctx, fc.Args["input"].(model.ExportCreateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ExportCreatePayload) graphql.Marshaler {
+			return ec.marshalNExportCreatePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐExportCreatePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_exportCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExportCreatePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_exportCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -25995,6 +26260,92 @@ func (ec *executionContext) unmarshalInputDispositionReportFilter(ctx context.Co
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputExportCreateInput(ctx context.Context, obj any) (model.ExportCreateInput, error) {
+	var it model.ExportCreateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "profile", "from", "to", "types", "assetId", "personId", "location", "byteOrderMark"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNExportKind2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐExportKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "profile":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("profile"))
+			data, err := ec.unmarshalOExportProfile2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐExportProfile(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Profile = data
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		case "types":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("types"))
+			data, err := ec.unmarshalOCustodyEventType2ᚕgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐEventTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Types = data
+		case "assetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetID = data
+		case "personId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonID = data
+		case "location":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("location"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Location = data
+		case "byteOrderMark":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("byteOrderMark"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ByteOrderMark = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputItamWriteBackInput(ctx context.Context, obj any) (model.ItamWriteBackInput, error) {
 	var it model.ItamWriteBackInput
 	if obj == nil {
@@ -31139,6 +31490,54 @@ func (ec *executionContext) _DispositionReportRow(ctx context.Context, sel ast.S
 	return out
 }
 
+var exportCreatePayloadImplementors = []string{"ExportCreatePayload"}
+
+func (ec *executionContext) _ExportCreatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ExportCreatePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, exportCreatePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ExportCreatePayload")
+		case "url":
+			out.Values[i] = ec._ExportCreatePayload_url(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._ExportCreatePayload_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ExportCreatePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var itamWriteBackPayloadImplementors = []string{"ItamWriteBackPayload"}
 
 func (ec *executionContext) _ItamWriteBackPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ItamWriteBackPayload) graphql.Marshaler {
@@ -31988,6 +32387,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "slaSweep":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_slaSweep(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "exportCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_exportCreate(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -39096,6 +39502,38 @@ func (ec *executionContext) marshalNDispositionReportRow2ᚖgithubᚗcomᚋcusto
 	return ec._DispositionReportRow(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNExportCreateInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐExportCreateInput(ctx context.Context, v any) (model.ExportCreateInput, error) {
+	res, err := ec.unmarshalInputExportCreateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNExportCreatePayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐExportCreatePayload(ctx context.Context, sel ast.SelectionSet, v *model.ExportCreatePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ExportCreatePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNExportKind2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐExportKind(ctx context.Context, v any) (domain.ExportKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.ExportKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNExportKind2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐExportKind(ctx context.Context, sel ast.SelectionSet, v domain.ExportKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -41042,6 +41480,25 @@ func (ec *executionContext) marshalODispositionOutcome2ᚖgithubᚗcomᚋcustody
 		return graphql.Null
 	}
 	return ec._DispositionOutcome(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOExportProfile2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐExportProfile(ctx context.Context, v any) (*domain.ExportProfile, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.ExportProfile(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOExportProfile2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐExportProfile(ctx context.Context, sel ast.SelectionSet, v *domain.ExportProfile) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
 }
 
 func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -328,6 +328,38 @@ type DispositionReportFilter struct {
 	To *time.Time `json:"to,omitempty"`
 }
 
+// The input of `exportCreate`.
+type ExportCreateInput struct {
+	// What to export.
+	Kind domain.ExportKind `json:"kind"`
+	// The column profile (default DEFAULT).
+	Profile *domain.ExportProfile `json:"profile,omitempty"`
+	// Records from this time on (inclusive): events recorded, cases opened, certificates issued.
+	From *time.Time `json:"from,omitempty"`
+	// Records before this time (exclusive).
+	To *time.Time `json:"to,omitempty"`
+	// CUSTODY_LOG only: events of these types.
+	Types []domain.EventType `json:"types,omitempty"`
+	// CUSTODY_LOG and HANDOFFS: the events of this asset (global id).
+	AssetID *string `json:"assetId,omitempty"`
+	// The events (or cases) of this person (global id).
+	PersonID *string `json:"personId,omitempty"`
+	// CUSTODY_LOG and HANDOFFS: events recorded at this location (exact).
+	Location *string `json:"location,omitempty"`
+	// Starts the file with a UTF-8 byte order mark, which spreadsheet programs need to read it as UTF-8.
+	ByteOrderMark *bool `json:"byteOrderMark,omitempty"`
+}
+
+// The result of `exportCreate`.
+type ExportCreatePayload struct {
+	// The signed download link, relative to the API's origin; null on userErrors.
+	URL *string `json:"url,omitempty"`
+	// When the link stops working.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// Why no link was made.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
 // Marks certified assets as written back to the ITAM system.
 type ItamWriteBackInput struct {
 	// The global id of a CERTIFIED order.

@@ -23,6 +23,7 @@ const (
 	msgNotBearer      = "the Authorization header must use the Bearer scheme"
 	msgMalformedToken = "malformed bearer token"
 	msgInvalidToken   = "invalid or revoked bearer token"
+	msgBadLink        = "invalid or expired download link, or its token was revoked: ask for a new one"
 )
 
 // authenticate resolves the bearer token to a principal and puts it, with the
@@ -72,6 +73,11 @@ func resolveToken(ctx context.Context, auth Authenticator, token string) (p tena
 	case err != nil:
 		return p, "", fmt.Errorf("authenticate: %w", err)
 	}
+	return principalOf(cred), "", nil
+}
+
+// principalOf is the caller a credential stands for.
+func principalOf(cred *domain.Credential) tenancy.Principal {
 	roles := make([]string, len(cred.Member.Roles))
 	for i, role := range cred.Member.Roles {
 		roles[i] = string(role)
@@ -85,7 +91,40 @@ func resolveToken(ctx context.Context, auth Authenticator, token string) (p tena
 		Roles:      roles,
 		TokenID:    cred.TokenID,
 		VendorID:   cred.Member.VendorID,
-	}, "", nil
+	}
+}
+
+// authenticateDownload authenticates a download: with a bearer token like
+// every endpoint, or, without an Authorization header, with a signed link
+// (tenancy.LinkSigner) from a GraphQL mutation, which stands for the token
+// that asked for it while that token stays valid.
+func (s *Server) authenticateDownload(next http.Handler) http.Handler {
+	bearer := s.authenticate(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if r.Header.Get("Authorization") != "" || s.links == nil || !tenancy.IsSignedLink(q) {
+			bearer.ServeHTTP(w, r)
+			return
+		}
+		tenantID, tokenID, err := s.links.Verify(r.URL.Path, q)
+		if err != nil {
+			unauthenticated(w, msgBadLink, true)
+			return
+		}
+		cred, err := s.auth.AuthenticateTokenID(r.Context(), tenantID, tokenID)
+		switch {
+		case errors.Is(err, domain.ErrUnauthenticated):
+			unauthenticated(w, msgBadLink, true)
+			return
+		case err != nil:
+			s.log.ErrorContext(r.Context(), "authenticate download link", "err", err)
+			writeError(w, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "authentication is temporarily unavailable")
+			return
+		}
+		p := principalOf(cred)
+		infoFrom(r.Context()).tenantID = p.TenantID
+		next.ServeHTTP(w, r.WithContext(s.withCaller(r, p)))
+	})
 }
 
 // withCaller returns r's context carrying the principal and the caller's

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,12 +27,6 @@ const (
 	typeCertificate = "Certificate"
 	typePickupOrder = "PickupOrder"
 )
-
-// csvWriteWindow is how long a CSV download may take to accept the next
-// page of rows. The server's WriteTimeout bounds a whole response, which a
-// report of a million rows may well exceed; each page extends the deadline
-// instead, so only a stalled client is cut off.
-const csvWriteWindow = time.Minute
 
 // certificatePDF serves GET /certificates/{id}.pdf: a certificate of
 // sanitization as a PDF, for anyone allowed Query.certificate who may see
@@ -89,31 +82,25 @@ func (s *Server) dispositionCSV(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, string(domain.CodeInvalid), problem)
 		return
 	}
+	out := newCSVStream(w, "disposition.csv")
 	if r.Method == http.MethodHead {
 		// A HEAD learns what a GET would send without the report being read.
-		csvHeaders(w.Header())
+		out.headers()
 		return
 	}
-	out := &csvStream{w: w, rc: http.NewResponseController(w), bom: bom}
-	err := s.disposition.DispositionRows(r.Context(), f, out.row)
+	cw, err := itamcsv.NewWriter(out, bom)
 	if err == nil {
-		err = out.finish()
+		err = s.disposition.DispositionRows(r.Context(), f, func(row domain.DispositionRow) error {
+			if err := cw.Write(row); err != nil {
+				return err
+			}
+			return out.rowWritten(cw.Flush)
+		})
 	}
 	if err == nil {
-		return
+		err = out.finish(cw.Flush)
 	}
-	var userErrs domain.UserErrors
-	switch {
-	case out.sent > 0:
-		s.log.ErrorContext(r.Context(), "disposition csv: aborted after it started", "err", err)
-		panic(http.ErrAbortHandler)
-	case errors.As(err, &userErrs) && len(userErrs) > 0:
-		out.discard()
-		writeError(w, http.StatusBadRequest, string(userErrs[0].Code), userErrs.Error())
-	default:
-		out.discard()
-		s.internalError(w, r, "disposition csv", err)
-	}
+	s.endCSV(w, r, out, "disposition csv", err)
 }
 
 // dispositionQuery reads the CSV endpoint's parameters. An order id that is
@@ -157,87 +144,6 @@ func quoteShort(s string) string {
 		s = string(r[:40]) + "..."
 	}
 	return strconv.Quote(s)
-}
-
-// csvStream writes disposition rows to a response. Nothing reaches the
-// client before the first flush (every csvFlushRows rows, or the end), so
-// an error before then can still be a proper HTTP error.
-type csvStream struct {
-	w   http.ResponseWriter
-	rc  *http.ResponseController
-	bom bool
-	// buf holds what is not yet sent; sent counts the bytes that were.
-	buf  bytes.Buffer
-	sent int
-	csv  *itamcsv.Writer
-	// n counts rows since the last flush.
-	n int
-}
-
-// csvFlushRows is how many rows are buffered between flushes, the size of
-// the domain's reading page.
-const csvFlushRows = 500
-
-func (c *csvStream) row(row domain.DispositionRow) error {
-	if err := c.start(); err != nil {
-		return err
-	}
-	if err := c.csv.Write(row); err != nil {
-		return err
-	}
-	if c.n++; c.n == csvFlushRows {
-		return c.flush()
-	}
-	return nil
-}
-
-func (c *csvStream) start() error {
-	if c.csv != nil {
-		return nil
-	}
-	var err error
-	c.csv, err = itamcsv.NewWriter(&c.buf, c.bom)
-	return err
-}
-
-// flush sends the buffered rows, extending the write deadline for the next.
-func (c *csvStream) flush() error {
-	c.n = 0
-	if err := c.csv.Flush(); err != nil {
-		return err
-	}
-	if c.sent == 0 {
-		csvHeaders(c.w.Header())
-	}
-	n, err := c.w.Write(c.buf.Bytes())
-	c.sent += n
-	c.buf.Reset()
-	if err != nil {
-		return fmt.Errorf("send disposition csv: %w", err)
-	}
-	// Not every writer can flush or take a deadline (a test recorder may
-	// not); the rows are still written.
-	_ = c.rc.Flush()
-	_ = c.rc.SetWriteDeadline(time.Now().Add(csvWriteWindow))
-	return nil
-}
-
-func (c *csvStream) finish() error {
-	if err := c.start(); err != nil {
-		return err
-	}
-	return c.flush()
-}
-
-// discard drops what was buffered, for an error answered instead.
-func (c *csvStream) discard() { c.buf.Reset() }
-
-// csvHeaders are the response headers of the disposition CSV.
-func csvHeaders(h http.Header) {
-	h.Set("Content-Type", "text/csv; charset=utf-8")
-	h.Set("Content-Disposition", `attachment; filename="disposition.csv"`)
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
 }
 
 // origin is the scheme and host the caller reached this server by, for

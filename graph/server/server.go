@@ -21,6 +21,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 
 	"github.com/custody-dev/custody/domain"
+	"github.com/custody-dev/custody/tenancy"
 )
 
 // DefaultMaxBodyBytes bounds a request body when Config.MaxBodyBytes is zero.
@@ -34,6 +35,8 @@ const readyTimeout = 2 * time.Second
 // names, to its credential. domain.Admin implements it.
 type Authenticator interface {
 	Authenticate(ctx context.Context, tenantID string, tokenHash []byte) (*domain.Credential, error)
+	// AuthenticateTokenID resolves the token a signed download link names.
+	AuthenticateTokenID(ctx context.Context, tenantID, tokenID string) (*domain.Credential, error)
 }
 
 // Config is what the HTTP layer needs; Start fills it from the real components.
@@ -65,6 +68,12 @@ type Config struct {
 	Development bool
 	// MaxBodyBytes bounds request bodies (413 beyond it); 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Links verifies signed download links (see tenancy.LinkSigner); nil
+	// accepts bearer tokens only.
+	Links *tenancy.LinkSigner
+	// Exports streams CSV exports at /exports/; nil leaves them out. It
+	// needs Authorizer.
+	Exports Exports
 	// TrustedProxies are the peers whose X-Forwarded-For is believed when
 	// recording a caller's IP address.
 	TrustedProxies []netip.Prefix
@@ -80,6 +89,8 @@ type Server struct {
 	auth         Authenticator
 	ledger       Ledger
 	disposition  Disposition
+	exports      Exports
+	links        *tenancy.LinkSigner
 	authz        Authorizer
 	proxies      []netip.Prefix
 	maxBodyBytes int64
@@ -92,6 +103,7 @@ type Server struct {
 //	GET /ledger/keys          authentication -> the tenant's public signing keys (cfg.Ledger)
 //	GET /certificates/{id}.pdf        authentication -> a certificate of sanitization (cfg.Disposition)
 //	GET /reports/disposition.csv      authentication -> the disposition report for ITAM (cfg.Disposition)
+//	GET /exports/{kind}.csv           authentication -> a CSV export (cfg.Exports)
 //	/healthz                  process alive
 //	/readyz                   cfg.Ready answered in time
 //	/metrics                  Prometheus exposition of cfg.Metrics
@@ -106,6 +118,8 @@ func New(cfg Config) *Server {
 		auth:         cfg.Authenticator,
 		ledger:       cfg.Ledger,
 		disposition:  cfg.Disposition,
+		exports:      cfg.Exports,
+		links:        cfg.Links,
 		authz:        cfg.Authorizer,
 		proxies:      cfg.TrustedProxies,
 		maxBodyBytes: cfg.MaxBodyBytes,
@@ -130,8 +144,11 @@ func New(cfg Config) *Server {
 		route("GET /ledger/keys", s.authenticate(http.HandlerFunc(s.ledgerKeys)))
 	}
 	if cfg.Disposition != nil {
-		route("GET /certificates/{file}", s.authenticate(http.HandlerFunc(s.certificatePDF)))
-		route("GET /reports/disposition.csv", s.authenticate(http.HandlerFunc(s.dispositionCSV)))
+		route("GET /certificates/{file}", s.authenticateDownload(http.HandlerFunc(s.certificatePDF)))
+		route("GET /reports/disposition.csv", s.authenticateDownload(http.HandlerFunc(s.dispositionCSV)))
+	}
+	if cfg.Exports != nil {
+		route("GET /exports/{file}", s.authenticateDownload(http.HandlerFunc(s.exportCSV)))
 	}
 	route("GET /healthz", http.HandlerFunc(healthz))
 	route("GET /readyz", http.HandlerFunc(s.readyz))

@@ -22,6 +22,7 @@ import (
 	"github.com/custody-dev/custody/domain/storage"
 	"github.com/custody-dev/custody/graph"
 	"github.com/custody-dev/custody/graph/wstransport"
+	"github.com/custody-dev/custody/tenancy"
 )
 
 // SQLiteFile is the embedded store's file name inside the data directory.
@@ -205,8 +206,13 @@ func Start(ctx context.Context, cfg StartConfig) (_ *Running, err error) {
 		Logger:       log,
 	}
 	r.subscriptions.OnClose = r.Metrics.ObserveWebSockets(r.subscriptions.Connections)
+	links, err := tenancy.NewLinkSigner(masterKey)
+	if err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
 	r.Server = New(Config{
 		GraphQL: graph.NewHandler(graph.Config{
+			Links:           links,
 			Service:         r.Service,
 			Authorizer:      az,
 			Introspection:   cfg.Introspection,
@@ -219,6 +225,8 @@ func Start(ctx context.Context, cfg StartConfig) (_ *Running, err error) {
 		Authenticator:  r.Store,
 		Ledger:         r.Service,
 		Disposition:    r.Service,
+		Exports:        r.Service,
+		Links:          links,
 		Authorizer:     az,
 		Ready:          r.Store.Ping,
 		Metrics:        r.Metrics,

@@ -152,7 +152,10 @@ CREATE TABLE sanitization_records (
 
 -- A vendor's certificate of sanitization and destruction, one per order,
 -- its number unique in the tenant (DuplicateError "certificate"). digest is
--- the hex SHA-256 of the certificate document, sealed by the event.
+-- the hex SHA-256 of the certificate document, sealed by the event; document
+-- is that document as issued (canonical JSON, the very bytes hashed: text,
+-- not jsonb, which would rewrite them), so that later changes to the vendor
+-- or to names do not change what the certificate states.
 CREATE TABLE certificates (
     tenant_id    uuid        NOT NULL,
     id           uuid        NOT NULL,
@@ -163,6 +166,7 @@ CREATE TABLE certificates (
     issued_by_id uuid        NOT NULL,
     digest       text        NOT NULL,
     event_id     uuid        NOT NULL,
+    document     text        NOT NULL,
     CONSTRAINT certificates_pkey PRIMARY KEY (tenant_id, id),
     CONSTRAINT certificates_order_key UNIQUE (tenant_id, order_id),
     CONSTRAINT certificates_number_key UNIQUE (tenant_id, number),
@@ -171,7 +175,8 @@ CREATE TABLE certificates (
     CONSTRAINT certificates_issued_by_fkey FOREIGN KEY (tenant_id, issued_by_id) REFERENCES members (tenant_id, id),
     CONSTRAINT certificates_event_fkey FOREIGN KEY (tenant_id, event_id) REFERENCES custody_events (tenant_id, id),
     CONSTRAINT certificates_number_check CHECK (number <> ''),
-    CONSTRAINT certificates_digest_check CHECK (digest ~ '^[0-9a-f]{64}$')
+    CONSTRAINT certificates_digest_check CHECK (digest ~ '^[0-9a-f]{64}$'),
+    CONSTRAINT certificates_document_check CHECK (document <> '')
 );
 -- ListCertificates of one vendor, in id order for the keyset.
 CREATE INDEX certificates_vendor_idx ON certificates (tenant_id, vendor_id, id);

@@ -217,6 +217,8 @@ CREATE TABLE certificates (
     issued_by_id TEXT NOT NULL,
     digest       TEXT NOT NULL,
     event_id     TEXT NOT NULL,
+    -- The certificate document as issued, the bytes its digest hashes.
+    document     TEXT NOT NULL,
     PRIMARY KEY (tenant_id, id),
     CONSTRAINT certificates_order_key UNIQUE (tenant_id, order_id),
     CONSTRAINT certificates_number_key UNIQUE (tenant_id, number),
@@ -225,7 +227,8 @@ CREATE TABLE certificates (
     FOREIGN KEY (tenant_id, issued_by_id) REFERENCES members (tenant_id, id),
     FOREIGN KEY (tenant_id, event_id) REFERENCES custody_events (tenant_id, id),
     CONSTRAINT certificates_number_check CHECK (number <> ''),
-    CONSTRAINT certificates_digest_check CHECK (length(digest) = 64 AND digest NOT GLOB '*[^0-9a-f]*')
+    CONSTRAINT certificates_digest_check CHECK (length(digest) = 64 AND digest NOT GLOB '*[^0-9a-f]*'),
+    CONSTRAINT certificates_document_check CHECK (document <> '')
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX certificates_vendor_idx ON certificates (tenant_id, vendor_id, id);
 
