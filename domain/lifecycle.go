@@ -106,6 +106,13 @@ const (
 	// asset; details "export", "profile" and the filter): an access event,
 	// so auditors see who took what out of the system. No one hears it live.
 	EventExported EventType = "EXPORTED"
+	// EventImported records an asset that Custody first learnt of from an
+	// ITAM import (asset-level, no parcel, no from state; details "source",
+	// "itamRef" and the asset's identifying facts): IN_STOCK at a location
+	// named after the source, or DEPLOYED to the person the ITAM system
+	// assigns it to, with "assignedInITAM" = "true" to say that no signed
+	// hand-off exists. Imports never move an asset Custody already holds.
+	EventImported EventType = "IMPORTED"
 )
 
 // AllEventTypes lists every event type.
@@ -116,7 +123,7 @@ var AllEventTypes = []EventType{
 	EventRecycled, EventClosed, EventReportedLost, EventReportedStolen, EventFound,
 	EventCorrection, EventOffboardingOpened, EventOffboardingCompleted,
 	EventRetentionApproved, EventUnstaged, EventPickupDiscrepancy, EventDiscrepancyResolved,
-	EventCertificateIssued, EventSLABreached, EventExported,
+	EventCertificateIssued, EventSLABreached, EventExported, EventImported,
 }
 
 // Valid reports whether t is a known event type.

@@ -259,6 +259,15 @@ type Tx interface {
 	// enteredBefore set, only those that entered it strictly before then.
 	AssetsInStates(states []AssetState, enteredBefore *time.Time, page PageRequest) ([]*AssetClock, error)
 
+	// Imports from ITAM and HRIS files (imports.go).
+
+	// FindPeople returns the people whose employee id is among employeeIDs
+	// (exactly) or whose email is among emails (ignoring case), in one
+	// statement over the (tenant, employee id) and (tenant, lower(email))
+	// unique indexes: an import batch resolves its assignees, or finds the
+	// people its records name, at once. Empty strings match nothing.
+	FindPeople(employeeIDs, emails []string) ([]*Person, error)
+
 	// ClaimIdempotency records (operation, key, requestHash) if the key is new
 	// and returns nil; if the key exists it returns the stored record (whose
 	// Result may be nil when the first attempt is still running in another

@@ -67,10 +67,18 @@ type Config struct {
 	// Links signs download links (exportCreate); the HTTP server verifies
 	// them with the same key. Nil refuses exportCreate.
 	Links *tenancy.LinkSigner
+	// MaxUploadBytes enables multipart file uploads (the GraphQL multipart
+	// request specification: imports) up to this size; 0 disables them.
+	// The HTTP server must let such bodies through (server.Config.MaxUploadBytes).
+	MaxUploadBytes int64
 	// Transports are added after GET and POST: the WebSocket transport of
 	// subscriptions (graph/wstransport).
 	Transports []graphql.Transport
 }
+
+// uploadMemory is how much of an upload is held in memory; the rest goes
+// to a temporary file.
+const uploadMemory = 8 << 20
 
 // NewHandler returns the GraphQL endpoint over the GET and POST JSON
 // transports, and cfg.Transports. The caller has already authenticated the request and put the
@@ -96,6 +104,11 @@ func NewHandler(cfg Config) http.Handler {
 	srv := handler.New(generated.NewExecutableSchema(gc))
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
+	if cfg.MaxUploadBytes > 0 {
+		// File uploads (imports): parts beyond MaxMemory spill to temporary
+		// files, so a large upload does not sit in memory.
+		srv.AddTransport(transport.MultipartForm{MaxUploadSize: cfg.MaxUploadBytes, MaxMemory: uploadMemory})
+	}
 	for _, t := range cfg.Transports {
 		srv.AddTransport(t)
 	}

@@ -838,6 +838,16 @@ func (r *mutationResolver) ExportCreate(ctx context.Context, input model.ExportC
 	return r.exportCreate(ctx, input)
 }
 
+// AssetImport is the resolver for the assetImport field.
+func (r *mutationResolver) AssetImport(ctx context.Context, input model.AssetImportInput) (*model.ImportPayload, error) {
+	return r.assetImport(ctx, input)
+}
+
+// PeopleImport is the resolver for the peopleImport field.
+func (r *mutationResolver) PeopleImport(ctx context.Context, input model.PeopleImportInput) (*model.ImportPayload, error) {
+	return r.peopleImport(ctx, input)
+}
+
 // ID is the resolver for the id field.
 func (r *offboardingCaseResolver) ID(ctx context.Context, obj *domain.OffboardingCase) (string, error) {
 	return EncodeID(typeOffboardingCase, obj.ID), nil

@@ -66,6 +66,8 @@ func commands() []*command {
 		tokenRevokeCmd(),
 		tokenListCmd(),
 		verifyCmd(),
+		importAssetsCmd(),
+		importPeopleCmd(),
 		keyListCmd(),
 		keyRotateCmd(),
 		keyGenerateMasterCmd(),

@@ -39,6 +39,7 @@ type config struct {
 	dev             optionalBool
 	introspection   optionalBool
 	maxBodyBytes    int64
+	maxUploadBytes  int64
 	shutdownTimeout time.Duration
 	logFormat       string
 	logLevel        slog.Level
@@ -129,6 +130,8 @@ var settings = []setting{
 		func(c *config) flag.Value { return &c.introspection }, forServe},
 	{"max-body-bytes", "CUSTODY_MAX_BODY_BYTES", strconv.FormatInt(server.DefaultMaxBodyBytes, 10), "largest request body accepted (413 beyond)",
 		func(c *config) flag.Value { return (*int64Value)(&c.maxBodyBytes) }, forServe},
+	{"max-upload-bytes", "CUSTODY_MAX_UPLOAD_BYTES", strconv.FormatInt(server.DefaultMaxUploadBytes, 10), "largest file upload (GraphQL imports) accepted (413 beyond); custody import has no limit",
+		func(c *config) flag.Value { return (*int64Value)(&c.maxUploadBytes) }, forServe},
 	{"shutdown-timeout", "CUSTODY_SHUTDOWN_TIMEOUT", server.DefaultShutdownTimeout.String(), "how long shutdown waits for in-flight requests",
 		func(c *config) flag.Value { return (*durationValue)(&c.shutdownTimeout) }, forServe},
 	{"log-format", "CUSTODY_LOG_FORMAT", "text", "log format on stderr: text or json",
@@ -153,6 +156,7 @@ func newConfig() *config {
 		addr:             defaultAddr,
 		dataDir:          defaultDataDir,
 		maxBodyBytes:     server.DefaultMaxBodyBytes,
+		maxUploadBytes:   server.DefaultMaxUploadBytes,
 		shutdownTimeout:  server.DefaultShutdownTimeout,
 		logFormat:        "text",
 		logLevel:         slog.LevelInfo,
@@ -209,6 +213,7 @@ func (c *config) startConfig(logger *slog.Logger) server.StartConfig {
 		DepthLimit:      c.depthLimit,
 		ComplexityLimit: c.complexityLimit,
 		MaxBodyBytes:    c.maxBodyBytes,
+		MaxUploadBytes:  c.maxUploadBytes,
 		ShutdownTimeout: c.shutdownTimeout,
 		TrustedProxies:  c.trustedProxies,
 		Logger:          logger,

@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/custody-dev/custody/domain"
+	"github.com/custody-dev/custody/domain/importcsv"
 	"github.com/custody-dev/custody/graph/model"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -285,6 +286,28 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	ImportPayload struct {
+		Report     func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	ImportProblem struct {
+		Column  func(childComplexity int) int
+		Line    func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	ImportReport struct {
+		Created           func(childComplexity int) int
+		DryRun            func(childComplexity int) int
+		Problems          func(childComplexity int) int
+		ProblemsTruncated func(childComplexity int) int
+		Records           func(childComplexity int) int
+		Refused           func(childComplexity int) int
+		Unchanged         func(childComplexity int) int
+		Updated           func(childComplexity int) int
+	}
+
 	ItamWriteBackPayload struct {
 		PickupOrder func(childComplexity int) int
 		UserErrors  func(childComplexity int) int
@@ -336,6 +359,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AssetHandOff             func(childComplexity int, input model.AssetHandOffInput) int
+		AssetImport              func(childComplexity int, input model.AssetImportInput) int
 		AssetRestock             func(childComplexity int, input model.AssetRestockInput) int
 		AssetRetire              func(childComplexity int, input model.AssetRetireInput) int
 		AssetReturnReceive       func(childComplexity int, input model.AssetReturnReceiveInput) int
@@ -349,6 +373,7 @@ type ComplexityRoot struct {
 		OffboardingItemWriteOff  func(childComplexity int, input model.OffboardingItemWriteOffInput) int
 		ParcelReceive            func(childComplexity int, input model.ParcelReceiveInput) int
 		ParcelSerialize          func(childComplexity int, input model.ParcelSerializeInput) int
+		PeopleImport             func(childComplexity int, input model.PeopleImportInput) int
 		PersonCreate             func(childComplexity int, input model.PersonCreateInput) int
 		PersonUpdate             func(childComplexity int, input model.PersonUpdateInput) int
 		PickupConfirm            func(childComplexity int, input model.PickupConfirmInput) int
@@ -990,6 +1015,8 @@ type MutationResolver interface {
 	SLAPolicySet(ctx context.Context, input model.SLAPolicySetInput) (*model.SLAPolicySetPayload, error)
 	SLASweep(ctx context.Context) (*model.SLASweepPayload, error)
 	ExportCreate(ctx context.Context, input model.ExportCreateInput) (*model.ExportCreatePayload, error)
+	AssetImport(ctx context.Context, input model.AssetImportInput) (*model.ImportPayload, error)
+	PeopleImport(ctx context.Context, input model.PeopleImportInput) (*model.ImportPayload, error)
 }
 type OffboardingCaseResolver interface {
 	ID(ctx context.Context, obj *domain.OffboardingCase) (string, error)
@@ -1993,6 +2020,87 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ExportCreatePayload.UserErrors(childComplexity), true
 
+	case "ImportPayload.report":
+		if e.ComplexityRoot.ImportPayload.Report == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportPayload.Report(childComplexity), true
+	case "ImportPayload.userErrors":
+		if e.ComplexityRoot.ImportPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportPayload.UserErrors(childComplexity), true
+
+	case "ImportProblem.column":
+		if e.ComplexityRoot.ImportProblem.Column == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProblem.Column(childComplexity), true
+	case "ImportProblem.line":
+		if e.ComplexityRoot.ImportProblem.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProblem.Line(childComplexity), true
+	case "ImportProblem.message":
+		if e.ComplexityRoot.ImportProblem.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProblem.Message(childComplexity), true
+
+	case "ImportReport.created":
+		if e.ComplexityRoot.ImportReport.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Created(childComplexity), true
+	case "ImportReport.dryRun":
+		if e.ComplexityRoot.ImportReport.DryRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.DryRun(childComplexity), true
+	case "ImportReport.problems":
+		if e.ComplexityRoot.ImportReport.Problems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Problems(childComplexity), true
+	case "ImportReport.problemsTruncated":
+		if e.ComplexityRoot.ImportReport.ProblemsTruncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.ProblemsTruncated(childComplexity), true
+	case "ImportReport.records":
+		if e.ComplexityRoot.ImportReport.Records == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Records(childComplexity), true
+	case "ImportReport.refused":
+		if e.ComplexityRoot.ImportReport.Refused == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Refused(childComplexity), true
+	case "ImportReport.unchanged":
+		if e.ComplexityRoot.ImportReport.Unchanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Unchanged(childComplexity), true
+	case "ImportReport.updated":
+		if e.ComplexityRoot.ImportReport.Updated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Updated(childComplexity), true
+
 	case "ItamWriteBackPayload.pickupOrder":
 		if e.ComplexityRoot.ItamWriteBackPayload.PickupOrder == nil {
 			break
@@ -2184,6 +2292,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AssetHandOff(childComplexity, args["input"].(model.AssetHandOffInput)), true
+	case "Mutation.assetImport":
+		if e.ComplexityRoot.Mutation.AssetImport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assetImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssetImport(childComplexity, args["input"].(model.AssetImportInput)), true
 	case "Mutation.assetRestock":
 		if e.ComplexityRoot.Mutation.AssetRestock == nil {
 			break
@@ -2327,6 +2446,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ParcelSerialize(childComplexity, args["input"].(model.ParcelSerializeInput)), true
+	case "Mutation.peopleImport":
+		if e.ComplexityRoot.Mutation.PeopleImport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_peopleImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PeopleImport(childComplexity, args["input"].(model.PeopleImportInput)), true
 	case "Mutation.personCreate":
 		if e.ComplexityRoot.Mutation.PersonCreate == nil {
 			break
@@ -4502,6 +4632,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputAssetFilter,
 		ec.unmarshalInputAssetHandOffInput,
+		ec.unmarshalInputAssetImportInput,
 		ec.unmarshalInputAssetInput,
 		ec.unmarshalInputAssetRestockInput,
 		ec.unmarshalInputAssetRetireInput,
@@ -4509,6 +4640,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputAssetReturnReceiveInput,
 		ec.unmarshalInputCertificateIssueInput,
 		ec.unmarshalInputCertificationInput,
+		ec.unmarshalInputColumnMappingInput,
 		ec.unmarshalInputCustodyEventCorrectInput,
 		ec.unmarshalInputCustodyEventStreamFilter,
 		ec.unmarshalInputDispositionOutcomeRecordInput,
@@ -4523,6 +4655,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputParcelFilter,
 		ec.unmarshalInputParcelReceiveInput,
 		ec.unmarshalInputParcelSerializeInput,
+		ec.unmarshalInputPeopleImportInput,
 		ec.unmarshalInputPersonCreateInput,
 		ec.unmarshalInputPersonFilter,
 		ec.unmarshalInputPersonUpdateInput,
@@ -5456,6 +5589,14 @@ enum CustodyEventType {
   profile and the filter): an access event, heard live by no one.
   """
   EXPORTED
+  """
+  Custody first learnt of the asset from an ITAM import (details: source,
+  itamRef and the asset's facts): IN_STOCK at a location named after the
+  source, or DEPLOYED to the person the ITAM system assigns it to, with
+  assignedInITAM = true (no signed hand-off exists). Imports never move an
+  asset Custody already holds.
+  """
+  IMPORTED
 }
 
 "A named fact of a custody event."
@@ -7687,6 +7828,119 @@ type ExportCreatePayload {
   "Why no link was made."
   userErrors: [UserError!]!
 }
+
+# Data exchange: CSV imports
+
+"A file sent with the GraphQL multipart request specification (a multipart/form-data POST to /graphql)."
+scalar Upload
+
+extend type Mutation {
+  """
+  Imports ITAM assets from a CSV: upserts by serial and asset tag. A new
+  asset gets an IMPORTED custody event (IN_STOCK, or DEPLOYED to the
+  assignee when one of the tenant's people matches); an existing one gets
+  its catalogue data (make, model, category, ITAM id) updated, never its
+  custody: Custody is the source of truth for physical movement. Every
+  refused row is reported with its line and reason; ` + "`" + `dryRun` + "`" + ` writes
+  nothing. Re-importing the same file changes nothing. A file that cannot
+  be read as a whole (no header, an unknown column, another delimiter) is a
+  userError on ` + "`" + `input.file` + "`" + `. Files are limited to the server's
+  ` + "`" + `--max-upload-bytes` + "`" + `; ` + "`" + `custody import assets` + "`" + ` on the server host has no
+  limit.
+  """
+  assetImport(
+    "The file, its shape and whether to write."
+    input: AssetImportInput!
+  ): ImportPayload!
+
+  """
+  Imports people from an HRIS CSV (employee id, name, email, department,
+  status): upserts by employee id. Refused rows are reported with their
+  line and reason; ` + "`" + `dryRun` + "`" + ` writes nothing.
+  """
+  peopleImport(
+    "The file and whether to write."
+    input: PeopleImportInput!
+  ): ImportPayload!
+}
+
+"The shape of an ITAM file."
+enum AssetImportProfile {
+  "A ServiceNow hardware-asset (alm_hardware) export, as Custody's ServiceNow asset export writes it."
+  SERVICENOW
+  "A Lansweeper asset export."
+  LANSWEEPER
+  "Custody's own asset export (default profile)."
+  CUSTODY
+  "Any CSV, read through ` + "`" + `mapping` + "`" + `."
+  MAPPING
+}
+
+"Which column of the file holds one of Custody's fields."
+input ColumnMappingInput {
+  "serial, tag, make, model, category, bears_data, assignee or itam_ref."
+  field: String!
+  "The column's header in the file."
+  column: String!
+}
+
+"The input of ` + "`" + `assetImport` + "`" + `."
+input AssetImportInput {
+  "The CSV file."
+  file: Upload!
+  "Its shape."
+  profile: AssetImportProfile!
+  "With MAPPING: where each field is."
+  mapping: [ColumnMappingInput!]
+  "Check and report only; write nothing."
+  dryRun: Boolean
+}
+
+"The input of ` + "`" + `peopleImport` + "`" + `."
+input PeopleImportInput {
+  "The CSV file."
+  file: Upload!
+  "Check and report only; write nothing."
+  dryRun: Boolean
+}
+
+"The result of an import."
+type ImportPayload {
+  "What the import did (or would do); null when the file could not be read at all."
+  report: ImportReport
+  "Why the file could not be read at all."
+  userErrors: [UserError!]!
+}
+
+"What an import did, or would do in a dry run."
+type ImportReport {
+  "Whether nothing was written."
+  dryRun: Boolean!
+  "Records read, good and refused."
+  records: Int!
+  "Records that created a record."
+  created: Int!
+  "Records that changed a record."
+  updated: Int!
+  "Records that matched a record as it is."
+  unchanged: Int!
+  "Records refused (each has one or more problems)."
+  refused: Int!
+  "Refused records, by line (at most 1,000)."
+  problems: [ImportProblem!]!
+  "Refused records beyond those listed."
+  problemsTruncated: Int!
+}
+
+"A refused record."
+type ImportProblem {
+  "The record's line in the file (1 is the header)."
+  line: Int!
+  "The column to blame, when one is."
+  column: String
+  "Why it was refused."
+  message: String!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -8123,6 +8377,50 @@ func (ec *executionContext) childFields_ExportCreatePayload(ctx context.Context,
 		return ec.fieldContext_ExportCreatePayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ExportCreatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "report":
+		return ec.fieldContext_ImportPayload_report(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ImportPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportProblem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "line":
+		return ec.fieldContext_ImportProblem_line(ctx, field)
+	case "column":
+		return ec.fieldContext_ImportProblem_column(ctx, field)
+	case "message":
+		return ec.fieldContext_ImportProblem_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportProblem", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "dryRun":
+		return ec.fieldContext_ImportReport_dryRun(ctx, field)
+	case "records":
+		return ec.fieldContext_ImportReport_records(ctx, field)
+	case "created":
+		return ec.fieldContext_ImportReport_created(ctx, field)
+	case "updated":
+		return ec.fieldContext_ImportReport_updated(ctx, field)
+	case "unchanged":
+		return ec.fieldContext_ImportReport_unchanged(ctx, field)
+	case "refused":
+		return ec.fieldContext_ImportReport_refused(ctx, field)
+	case "problems":
+		return ec.fieldContext_ImportReport_problems(ctx, field)
+	case "problemsTruncated":
+		return ec.fieldContext_ImportReport_problemsTruncated(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportReport", field.Name)
 }
 
 func (ec *executionContext) childFields_ItamWriteBackPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9307,6 +9605,20 @@ func (ec *executionContext) field_Mutation_assetHandOff_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_assetImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AssetImportInput, error) {
+			return ec.unmarshalNAssetImportInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetImportInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_assetRestock_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9481,6 +9793,20 @@ func (ec *executionContext) field_Mutation_parcelSerialize_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ParcelSerializeInput, error) {
 			return ec.unmarshalNParcelSerializeInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐParcelSerializeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_peopleImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PeopleImportInput, error) {
+			return ec.unmarshalNPeopleImportInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPeopleImportInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -13988,6 +14314,332 @@ func (ec *executionContext) fieldContext_ExportCreatePayload_userErrors(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _ImportPayload_report(ctx context.Context, field graphql.CollectedField, obj *model.ImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportPayload_report(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Report, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.ImportReport) graphql.Marshaler {
+			return ec.marshalOImportReport2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐImportReport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportPayload_report(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportReport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportProblem_line(ctx context.Context, field graphql.CollectedField, obj *domain.ImportProblem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportProblem_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Line, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportProblem_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportProblem", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportProblem_column(ctx context.Context, field graphql.CollectedField, obj *domain.ImportProblem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportProblem_column(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Column, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportProblem_column(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportProblem", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ImportProblem_message(ctx context.Context, field graphql.CollectedField, obj *domain.ImportProblem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportProblem_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportProblem_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportProblem", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ImportReport_dryRun(ctx context.Context, field graphql.CollectedField, obj *domain.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_dryRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DryRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_dryRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ImportReport_records(ctx context.Context, field graphql.CollectedField, obj *domain.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_records(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Records, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_records(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportReport_created(ctx context.Context, field graphql.CollectedField, obj *domain.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportReport_updated(ctx context.Context, field graphql.CollectedField, obj *domain.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_updated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Updated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_updated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportReport_unchanged(ctx context.Context, field graphql.CollectedField, obj *domain.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_unchanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unchanged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_unchanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportReport_refused(ctx context.Context, field graphql.CollectedField, obj *domain.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_refused(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refused, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_refused(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportReport_problems(ctx context.Context, field graphql.CollectedField, obj *domain.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_problems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Problems, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []domain.ImportProblem) graphql.Marshaler {
+			return ec.marshalNImportProblem2ᚕgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐImportProblemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_problems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportProblem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportReport_problemsTruncated(ctx context.Context, field graphql.CollectedField, obj *domain.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_problemsTruncated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProblemsTruncated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_problemsTruncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _ItamWriteBackPayload_pickupOrder(ctx context.Context, field graphql.CollectedField, obj *model.ItamWriteBackPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16194,6 +16846,94 @@ func (ec *executionContext) fieldContext_Mutation_exportCreate(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_exportCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_assetImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_assetImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AssetImport(ctx, fc.Args["input"].(model.AssetImportInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportPayload) graphql.Marshaler {
+			return ec.marshalNImportPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐImportPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_assetImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_assetImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_peopleImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_peopleImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PeopleImport(ctx, fc.Args["input"].(model.PeopleImportInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportPayload) graphql.Marshaler {
+			return ec.marshalNImportPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐImportPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_peopleImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_peopleImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25643,6 +26383,57 @@ func (ec *executionContext) unmarshalInputAssetHandOffInput(ctx context.Context,
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputAssetImportInput(ctx context.Context, obj any) (model.AssetImportInput, error) {
+	var it model.AssetImportInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"file", "profile", "mapping", "dryRun"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "file":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("file"))
+			data, err := ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.File = data
+		case "profile":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("profile"))
+			data, err := ec.unmarshalNAssetImportProfile2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚋimportcsvᚐAssetProfile(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Profile = data
+		case "mapping":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mapping"))
+			data, err := ec.unmarshalOColumnMappingInput2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐColumnMappingInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mapping = data
+		case "dryRun":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dryRun"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DryRun = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputAssetInput(ctx context.Context, obj any) (model.AssetInput, error) {
 	var it model.AssetInput
 	if obj == nil {
@@ -26023,6 +26814,43 @@ func (ec *executionContext) unmarshalInputCertificationInput(ctx context.Context
 				return it, err
 			}
 			it.ExpiresOn = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputColumnMappingInput(ctx context.Context, obj any) (model.ColumnMappingInput, error) {
+	var it model.ColumnMappingInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"field", "column"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "column":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("column"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Column = data
 		}
 	}
 	return it, nil
@@ -26779,6 +27607,43 @@ func (ec *executionContext) unmarshalInputParcelSerializeInput(ctx context.Conte
 				return it, err
 			}
 			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPeopleImportInput(ctx context.Context, obj any) (model.PeopleImportInput, error) {
+	var it model.PeopleImportInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"file", "dryRun"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "file":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("file"))
+			data, err := ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.File = data
+		case "dryRun":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dryRun"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DryRun = data
 		}
 	}
 	return it, nil
@@ -31538,6 +32403,170 @@ func (ec *executionContext) _ExportCreatePayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var importPayloadImplementors = []string{"ImportPayload"}
+
+func (ec *executionContext) _ImportPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ImportPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportPayload")
+		case "report":
+			out.Values[i] = ec._ImportPayload_report(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ImportPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var importProblemImplementors = []string{"ImportProblem"}
+
+func (ec *executionContext) _ImportProblem(ctx context.Context, sel ast.SelectionSet, obj *domain.ImportProblem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importProblemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportProblem")
+		case "line":
+			out.Values[i] = ec._ImportProblem_line(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "column":
+			out.Values[i] = ec._ImportProblem_column(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ImportProblem_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var importReportImplementors = []string{"ImportReport"}
+
+func (ec *executionContext) _ImportReport(ctx context.Context, sel ast.SelectionSet, obj *domain.ImportReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportReport")
+		case "dryRun":
+			out.Values[i] = ec._ImportReport_dryRun(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "records":
+			out.Values[i] = ec._ImportReport_records(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "created":
+			out.Values[i] = ec._ImportReport_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updated":
+			out.Values[i] = ec._ImportReport_updated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unchanged":
+			out.Values[i] = ec._ImportReport_unchanged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refused":
+			out.Values[i] = ec._ImportReport_refused(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "problems":
+			out.Values[i] = ec._ImportReport_problems(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "problemsTruncated":
+			out.Values[i] = ec._ImportReport_problemsTruncated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var itamWriteBackPayloadImplementors = []string{"ItamWriteBackPayload"}
 
 func (ec *executionContext) _ItamWriteBackPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ItamWriteBackPayload) graphql.Marshaler {
@@ -32394,6 +33423,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "exportCreate":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_exportCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assetImport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_assetImport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "peopleImport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_peopleImport(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -38966,6 +40009,43 @@ func (ec *executionContext) marshalNAssetHandOffPayload2ᚖgithubᚗcomᚋcustod
 	return ec._AssetHandOffPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNAssetImportInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetImportInput(ctx context.Context, v any) (model.AssetImportInput, error) {
+	res, err := ec.unmarshalInputAssetImportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNAssetImportProfile2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚋimportcsvᚐAssetProfile(ctx context.Context, v any) (importcsv.AssetProfile, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNAssetImportProfile2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚋimportcsvᚐAssetProfile[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAssetImportProfile2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚋimportcsvᚐAssetProfile(ctx context.Context, sel ast.SelectionSet, v importcsv.AssetProfile) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNAssetImportProfile2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚋimportcsvᚐAssetProfile[v])
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+var (
+	unmarshalNAssetImportProfile2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚋimportcsvᚐAssetProfile = map[string]importcsv.AssetProfile{
+		"SERVICENOW": importcsv.ProfileServiceNow,
+		"LANSWEEPER": importcsv.ProfileLansweeper,
+		"CUSTODY":    importcsv.ProfileCustody,
+		"MAPPING":    importcsv.ProfileMapping,
+	}
+	marshalNAssetImportProfile2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚋimportcsvᚐAssetProfile = map[importcsv.AssetProfile]string{
+		importcsv.ProfileServiceNow: "SERVICENOW",
+		importcsv.ProfileLansweeper: "LANSWEEPER",
+		importcsv.ProfileCustody:    "CUSTODY",
+		importcsv.ProfileMapping:    "MAPPING",
+	}
+)
+
 func (ec *executionContext) unmarshalNAssetInput2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐAssetInputᚄ(ctx context.Context, v any) ([]*model.AssetInput, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
@@ -39272,6 +40352,11 @@ func (ec *executionContext) marshalNCheckpointEdge2ᚖgithubᚗcomᚋcustodyᚑd
 	return ec._CheckpointEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNColumnMappingInput2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐColumnMappingInput(ctx context.Context, v any) (*model.ColumnMappingInput, error) {
+	res, err := ec.unmarshalInputColumnMappingInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNCustodian2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCustodian(ctx context.Context, sel ast.SelectionSet, v domain.Custodian) graphql.Marshaler {
 	return ec._Custodian(ctx, sel, &v)
 }
@@ -39569,6 +40654,36 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 	for i := range v {
 		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
 	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportPayload2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐImportPayload(ctx context.Context, sel ast.SelectionSet, v *model.ImportPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ImportPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportProblem2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐImportProblem(ctx context.Context, sel ast.SelectionSet, v domain.ImportProblem) graphql.Marshaler {
+	return ec._ImportProblem(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportProblem2ᚕgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐImportProblemᚄ(ctx context.Context, sel ast.SelectionSet, v []domain.ImportProblem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportProblem2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐImportProblem(ctx, sel, v[i])
+	})
 
 	for _, e := range ret {
 		if e == graphql.Null {
@@ -39950,6 +41065,11 @@ func (ec *executionContext) marshalNParcelState2githubᚗcomᚋcustodyᚑdevᚋc
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNPeopleImportInput2githubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐPeopleImportInput(ctx context.Context, v any) (model.PeopleImportInput, error) {
+	res, err := ec.unmarshalInputPeopleImportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNPerson2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐPerson(ctx context.Context, sel ast.SelectionSet, v *domain.Person) graphql.Marshaler {
@@ -40920,6 +42040,22 @@ func (ec *executionContext) marshalNTenant2ᚖgithubᚗcomᚋcustodyᚑdevᚋcus
 	return ec._Tenant(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNUserError2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐUserErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.UserError) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -41388,6 +42524,23 @@ func (ec *executionContext) marshalOCheckpoint2ᚖgithubᚗcomᚋcustodyᚑdev�
 	return ec._Checkpoint(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOColumnMappingInput2ᚕᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐColumnMappingInputᚄ(ctx context.Context, v any) ([]*model.ColumnMappingInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ColumnMappingInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNColumnMappingInput2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋgraphᚋmodelᚐColumnMappingInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalOCustodyEvent2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐCustodyEvent(ctx context.Context, sel ast.SelectionSet, v *domain.CustodyEvent) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -41552,6 +42705,13 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	_ = ctx
 	res := graphql.MarshalID(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOImportReport2ᚖgithubᚗcomᚋcustodyᚑdevᚋcustodyᚋdomainᚐImportReport(ctx context.Context, sel ast.SelectionSet, v *domain.ImportReport) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ImportReport(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
@@ -41961,6 +43121,18 @@ func (ec *executionContext) marshalOSigningKey2ᚖgithubᚗcomᚋcustodyᚑdev�
 		return graphql.Null
 	}
 	return ec._SigningKey(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/custody-dev/custody/domain"
+	"github.com/custody-dev/custody/domain/importcsv"
 )
 
 // A page of assets.
@@ -62,6 +64,18 @@ type AssetHandOffPayload struct {
 	Assets []*domain.Asset `json:"assets,omitempty"`
 	// Problems with the input; empty on success.
 	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// The input of `assetImport`.
+type AssetImportInput struct {
+	// The CSV file.
+	File graphql.Upload `json:"file"`
+	// Its shape.
+	Profile importcsv.AssetProfile `json:"profile"`
+	// With MAPPING: where each field is.
+	Mapping []*ColumnMappingInput `json:"mapping,omitempty"`
+	// Check and report only; write nothing.
+	DryRun *bool `json:"dryRun,omitempty"`
 }
 
 // One item found in a parcel.
@@ -240,6 +254,14 @@ type CheckpointEdge struct {
 	Node *domain.Checkpoint `json:"node"`
 }
 
+// Which column of the file holds one of Custody's fields.
+type ColumnMappingInput struct {
+	// serial, tag, make, model, category, bears_data, assignee or itam_ref.
+	Field string `json:"field"`
+	// The column's header in the file.
+	Column string `json:"column"`
+}
+
 // A page of custody events.
 type CustodyEventConnection struct {
 	// The events of this page, each with its cursor.
@@ -357,6 +379,14 @@ type ExportCreatePayload struct {
 	// When the link stops working.
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 	// Why no link was made.
+	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// The result of an import.
+type ImportPayload struct {
+	// What the import did (or would do); null when the file could not be read at all.
+	Report *domain.ImportReport `json:"report,omitempty"`
+	// Why the file could not be read at all.
 	UserErrors []*domain.UserError `json:"userErrors"`
 }
 
@@ -581,6 +611,14 @@ type ParcelSerializePayload struct {
 	Assets []*domain.Asset `json:"assets,omitempty"`
 	// Problems with the input; empty on success.
 	UserErrors []*domain.UserError `json:"userErrors"`
+}
+
+// The input of `peopleImport`.
+type PeopleImportInput struct {
+	// The CSV file.
+	File graphql.Upload `json:"file"`
+	// Check and report only; write nothing.
+	DryRun *bool `json:"dryRun,omitempty"`
 }
 
 // A page of people.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -182,12 +183,13 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // no handler can be made to read more than maxBodyBytes.
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > s.maxBodyBytes {
-			s.tooLarge(w)
+		limit := s.bodyLimit(r)
+		if r.ContentLength > limit {
+			s.tooLarge(w, limit)
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, s.maxBodyBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -204,7 +206,9 @@ func (s *Server) bufferBody(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if r.Body == nil || r.Body == http.NoBody {
+		if r.Body == nil || r.Body == http.NoBody || isUpload(r) {
+			// An upload streams to the handler, which spills it to a
+			// temporary file; its size is bounded by limitBody.
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -215,7 +219,7 @@ func (s *Server) bufferBody(next http.Handler) http.Handler {
 		if _, err := buf.ReadFrom(r.Body); err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				s.tooLarge(w)
+				s.tooLarge(w, s.maxBodyBytes)
 				return
 			}
 			writeError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read request body")
@@ -247,10 +251,25 @@ func operationName(body []byte) string {
 
 // tooLarge answers 413 and closes the connection: the rest of the body is
 // not worth reading.
-func (s *Server) tooLarge(w http.ResponseWriter) {
+func (s *Server) tooLarge(w http.ResponseWriter, limit int64) {
 	w.Header().Set("Connection", "close")
 	writeError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE",
-		"request body exceeds "+strconv.FormatInt(s.maxBodyBytes, 10)+" bytes")
+		"request body exceeds "+strconv.FormatInt(limit, 10)+" bytes")
+}
+
+// bodyLimit is the largest body r may have: an upload's limit for a
+// multipart GraphQL request, the body limit otherwise.
+func (s *Server) bodyLimit(r *http.Request) int64 {
+	if isUpload(r) {
+		return s.maxUpload
+	}
+	return s.maxBodyBytes
+}
+
+// isUpload reports whether r is a GraphQL multipart request (a file upload).
+func isUpload(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == "/graphql" &&
+		strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "multipart/form-data")
 }
 
 // graphQLErrorBody is a GraphQL response carrying only top-level errors, so

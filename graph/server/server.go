@@ -27,6 +27,10 @@ import (
 // DefaultMaxBodyBytes bounds a request body when Config.MaxBodyBytes is zero.
 const DefaultMaxBodyBytes int64 = 1 << 20
 
+// DefaultMaxUploadBytes bounds a file upload (a multipart GraphQL request:
+// imports) when Config.MaxUploadBytes is zero.
+const DefaultMaxUploadBytes int64 = 64 << 20
+
 // readyTimeout bounds the database ping behind /readyz: a load balancer
 // polls often, and a database that needs longer is not ready.
 const readyTimeout = 2 * time.Second
@@ -68,6 +72,10 @@ type Config struct {
 	Development bool
 	// MaxBodyBytes bounds request bodies (413 beyond it); 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxUploadBytes bounds a multipart GraphQL request (a file upload);
+	// 0 means DefaultMaxUploadBytes. Such bodies stream to the GraphQL
+	// handler unbuffered.
+	MaxUploadBytes int64
 	// Links verifies signed download links (see tenancy.LinkSigner); nil
 	// accepts bearer tokens only.
 	Links *tenancy.LinkSigner
@@ -94,6 +102,7 @@ type Server struct {
 	authz        Authorizer
 	proxies      []netip.Prefix
 	maxBodyBytes int64
+	maxUpload    int64
 }
 
 // New builds the handler tree:
@@ -123,12 +132,16 @@ func New(cfg Config) *Server {
 		authz:        cfg.Authorizer,
 		proxies:      cfg.TrustedProxies,
 		maxBodyBytes: cfg.MaxBodyBytes,
+		maxUpload:    cfg.MaxUploadBytes,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if s.maxBodyBytes <= 0 {
 		s.maxBodyBytes = DefaultMaxBodyBytes
+	}
+	if s.maxUpload <= 0 {
+		s.maxUpload = DefaultMaxUploadBytes
 	}
 	if s.ready == nil {
 		s.ready = func(context.Context) error { return nil }

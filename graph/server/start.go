@@ -72,6 +72,9 @@ type StartConfig struct {
 	DepthLimit, ComplexityLimit int
 	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxUploadBytes bounds file uploads (imports through GraphQL); 0 means
+	// DefaultMaxUploadBytes.
+	MaxUploadBytes int64
 	// MaxOpenConns bounds the database pool; 0 leaves the store's default.
 	MaxOpenConns int
 	// ShutdownTimeout bounds the drain of in-flight requests; 0 means DefaultShutdownTimeout.
@@ -213,6 +216,7 @@ func Start(ctx context.Context, cfg StartConfig) (_ *Running, err error) {
 	r.Server = New(Config{
 		GraphQL: graph.NewHandler(graph.Config{
 			Links:           links,
+			MaxUploadBytes:  uploadLimit(cfg.MaxUploadBytes),
 			Service:         r.Service,
 			Authorizer:      az,
 			Introspection:   cfg.Introspection,
@@ -233,6 +237,7 @@ func Start(ctx context.Context, cfg StartConfig) (_ *Running, err error) {
 		Logger:         log,
 		Development:    cfg.Development,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
+		MaxUploadBytes: cfg.MaxUploadBytes,
 		TrustedProxies: cfg.TrustedProxies,
 	})
 
@@ -357,4 +362,12 @@ func (r *Running) closeAll() error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// uploadLimit is the upload limit in force for a configured one.
+func uploadLimit(n int64) int64 {
+	if n <= 0 {
+		return DefaultMaxUploadBytes
+	}
+	return n
 }
