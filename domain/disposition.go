@@ -332,11 +332,8 @@ func (a *resolution) scan() error {
 	return nil
 }
 
-// acceptSubstitute counts a substituted item as its line, unless the item
-// is another asset of the tenant: custody would then move for the line's
-// asset while another one left, so the substitute must be kept back
-// (REMOVE) and its own asset staged.
-func (a *resolution) acceptSubstitute(sc *PickupScan) error {
+// scannedAssets finds the tenant's assets that carry a scan's serial or tag.
+func (a *resolution) scannedAssets(sc *PickupScan) ([]*Asset, error) {
 	var serials, tags []string
 	if sc.Serial != "" {
 		serials = []string{sc.Serial}
@@ -346,7 +343,19 @@ func (a *resolution) acceptSubstitute(sc *PickupScan) error {
 	}
 	owners, err := a.tx.FindAssetsByIdentifiers(serials, tags)
 	if err != nil {
-		return fmt.Errorf("find scanned asset: %w", err)
+		return nil, fmt.Errorf("find scanned asset: %w", err)
+	}
+	return owners, nil
+}
+
+// acceptSubstitute counts a substituted item as its line, unless the item
+// is another asset of the tenant: custody would then move for the line's
+// asset while another one left, so the substitute must be kept back
+// (REMOVE) and its own asset staged.
+func (a *resolution) acceptSubstitute(sc *PickupScan) error {
+	owners, err := a.scannedAssets(sc)
+	if err != nil {
+		return err
 	}
 	for _, o := range owners {
 		if o.ID != sc.LineAssetID {
@@ -360,16 +369,9 @@ func (a *resolution) acceptSubstitute(sc *PickupScan) error {
 // vendor: a RETIRED asset of the tenant joins the order; an item the tenant
 // does not know is noted in the log.
 func (a *resolution) acceptUnexpected(sc *PickupScan) error {
-	var serials, tags []string
-	if sc.Serial != "" {
-		serials = []string{sc.Serial}
-	}
-	if sc.AssetTag != "" {
-		tags = []string{sc.AssetTag}
-	}
-	owners, err := a.tx.FindAssetsByIdentifiers(serials, tags)
+	owners, err := a.scannedAssets(sc)
 	if err != nil {
-		return fmt.Errorf("find scanned asset: %w", err)
+		return err
 	}
 	switch {
 	case len(owners) == 0:

@@ -81,6 +81,20 @@ func (m SanitizationMethod) Valid() bool {
 	return m == SanitizeClear || m == SanitizePurge || m == SanitizeDestroy
 }
 
+// Title is the method as NIST SP 800-88 spells it (Clear, Purge, Destroy),
+// for documents people read.
+func (m SanitizationMethod) Title() string {
+	switch m {
+	case SanitizeClear:
+		return "Clear"
+	case SanitizePurge:
+		return "Purge"
+	case SanitizeDestroy:
+		return "Destroy"
+	}
+	return string(m)
+}
+
 // VerificationResult is the outcome of verifying a sanitization.
 type VerificationResult string
 

@@ -54,9 +54,21 @@ func ValidateExport(req ExportRequest) (ExportRequest, error) {
 	f.AssetID = text(&errs, f.AssetID, false, 100, "asset")
 	f.PersonID = text(&errs, f.PersonID, false, 100, "person")
 	f.Location = text(&errs, f.Location, false, 200, "location")
-	logKind := req.Kind == ExportCustodyLog || req.Kind == ExportHandOffs
-	if !logKind && (len(f.Types) > 0 || f.AssetID != "" || f.Location != "") {
-		errs.Add(CodeInvalid, fmt.Sprintf("%s exports take a date range and a person only", req.Kind), "kind")
+	// A filter an export cannot apply is refused, never ignored: ignoring
+	// it would silently export more than was asked for.
+	switch req.Kind {
+	case ExportAssets:
+		if f.From != nil || f.To != nil || len(f.Types) > 0 || f.AssetID != "" || f.PersonID != "" || f.Location != "" {
+			errs.Add(CodeInvalid, "the asset register is exported whole: it takes no filter", "kind")
+		}
+	case ExportCertificates:
+		if len(f.Types) > 0 || f.AssetID != "" || f.PersonID != "" || f.Location != "" {
+			errs.Add(CodeInvalid, "certificates are filtered by a date range of issue only", "kind")
+		}
+	case ExportOffboarding:
+		if len(f.Types) > 0 || f.AssetID != "" || f.Location != "" {
+			errs.Add(CodeInvalid, "off-boarding cases are filtered by a date range of opening and a person only", "kind")
+		}
 	}
 	if req.Kind == ExportHandOffs {
 		if len(f.Types) > 0 && !slices.Equal(f.Types, []EventType{EventHandedOff}) {

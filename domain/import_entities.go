@@ -2,6 +2,15 @@ package domain
 
 // AssetRecord is one asset as an ITAM file states it (parsed by
 // domain/importcsv): what Custody imports from a system of record.
+//
+// The file's status of the asset decides only whether the record may
+// create it. A record whose Inactive is set (the file says the asset is
+// retired, missing, disposed of...) and that matches no asset is refused:
+// Custody creates assets only in use (DEPLOYED) or in stock, and an asset
+// the company no longer holds must not be created in someone's custody,
+// as a stale assignee on a retired ServiceNow record would have it. A
+// record that matches an asset updates its catalogue facts whatever its
+// status, as any record does: Custody's own custody is the truth there.
 type AssetRecord struct {
 	// Line is the record's line in the file, for the report.
 	Line      int
@@ -16,6 +25,14 @@ type AssetRecord struct {
 	Assignee string
 	// ITAMRef is the record's id in the system of record.
 	ITAMRef string
+	// Inactive is why the file says the asset is out of use, for the
+	// person who reads the report ("install_status 7 (Retired)", "state
+	// CLOSED"); empty when the file says it is in use, in stock or on its
+	// way, or says nothing.
+	Inactive string
+	// InactiveColumn is the file's column Inactive comes from, which the
+	// refusal names; "status" when empty.
+	InactiveColumn string
 }
 
 // PersonRecord is one employee as an HRIS file states it.

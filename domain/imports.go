@@ -44,7 +44,8 @@ const ImportBatchSize = 500
 // DEPLOYED to the person its assignee names (an email address or an
 // employee id of the tenant's people; import them first) without a
 // signature, joining that person's open off-boarding case if they are
-// leaving.
+// leaving. A record that matches nothing and whose Inactive is set is
+// refused instead (see AssetRecord), in a dry run as in a real one.
 //
 // With opts.DryRun nothing is written: each batch is decided in a
 // read-only transaction and the report says what a real run would do.
@@ -366,6 +367,13 @@ func validateAssetRecord(r AssetRecord) (AssetRecord, UserErrors) {
 	var errs UserErrors
 	out := AssetRecord{Line: r.Line, Serial: normalizeIdentifier(r.Serial), AssetTag: normalizeIdentifier(r.AssetTag),
 		Category: r.Category, BearsData: r.BearsData}
+	// The status's words only reach the report: bounded, not refused for
+	// their length, which a long header name could give every record.
+	out.Inactive = truncate(strings.TrimSpace(r.Inactive), 300)
+	out.InactiveColumn = truncate(strings.TrimSpace(r.InactiveColumn), 200)
+	if !printable(out.Inactive) || !printable(out.InactiveColumn) {
+		errs.Add(CodeInvalid, "the status must be valid UTF-8 text without NUL characters", "status")
+	}
 	for _, id := range []struct{ field, v string }{{"serial", out.Serial}, {"assetTag", out.AssetTag}} {
 		switch {
 		case !printable(id.v):
@@ -387,9 +395,18 @@ func validateAssetRecord(r AssetRecord) (AssetRecord, UserErrors) {
 	return out, errs
 }
 
-// creatable checks the facts a new asset needs that an update may omit.
+// creatable checks the facts a new asset needs that an update may omit,
+// and that the file shows it in use or in stock.
 func creatable(rec AssetRecord) UserErrors {
 	var errs UserErrors
+	if rec.Inactive != "" {
+		col := rec.InactiveColumn
+		if col == "" {
+			col = "status"
+		}
+		errs.Add(CodeInvalid, "the file says the asset is out of use ("+rec.Inactive+"): Custody only creates assets that are "+
+			"in use or in stock; import it as in stock and retire it in Custody, or leave it out", col)
+	}
 	if rec.Make == "" {
 		errs.Add(CodeRequired, "is required to create an asset", "make")
 	}

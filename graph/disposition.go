@@ -183,14 +183,20 @@ func scanMany(ctx context.Context, orderGID string, in []*model.PickupScanInput,
 		return nil, err
 	}
 	out := &model.PickupScanBulkPayload{UserErrors: problems}
-	for _, sc := range got {
+	out.Matched, out.Discrepancies = tally(got)
+	return out, nil
+}
+
+// tally counts a bulk scan's matches and lists its discrepancies.
+func tally(scans []*domain.PickupScan) (matched int, discrepancies []*domain.PickupScan) {
+	for _, sc := range scans {
 		if sc.Result == domain.ScanMatched {
-			out.Matched++
+			matched++
 		} else {
-			out.Discrepancies = append(out.Discrepancies, sc)
+			discrepancies = append(discrepancies, sc)
 		}
 	}
-	return out, nil
+	return matched, discrepancies
 }
 
 func resolveInput(in model.PickupDiscrepancyResolveInput) (domain.ResolveInput, error) {

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/custody-dev/custody/domain"
 	"github.com/custody-dev/custody/domain/importcsv"
@@ -14,7 +15,11 @@ func (r *Resolver) assetImport(ctx context.Context, in model.AssetImportInput) (
 	var mapping map[string]string
 	if len(in.Mapping) > 0 {
 		mapping = make(map[string]string, len(in.Mapping))
-		for _, m := range in.Mapping {
+		for i, m := range in.Mapping {
+			if _, twice := mapping[m.Field]; twice {
+				return &model.ImportPayload{UserErrors: []*domain.UserError{{Field: []string{"input", "mapping", strconv.Itoa(i), "field"},
+					Code: domain.CodeInvalid, Message: "field " + m.Field + " is mapped twice"}}}, nil
+			}
 			mapping[m.Field] = m.Column
 		}
 	}

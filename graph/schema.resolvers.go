@@ -679,13 +679,7 @@ func (r *mutationResolver) PickupCountScanBulk(ctx context.Context, input model.
 		return nil, err
 	}
 	out := &model.PickupCountScanBulkPayload{UserErrors: problems}
-	for _, sc := range got {
-		if sc.Result == domain.ScanMatched {
-			out.Matched++
-		} else {
-			out.Discrepancies = append(out.Discrepancies, sc)
-		}
-	}
+	out.Matched, out.Discrepancies = tally(got)
 	return out, nil
 }
 

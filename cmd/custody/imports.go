@@ -33,7 +33,7 @@ func importAssetsCmd() *command {
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&tenant, "tenant", "", "tenant slug or id")
 			fs.StringVar(&profile, "profile", "", "the file's shape: "+profileList())
-			fs.StringVar(&mapping, "map", "", "with --profile mapping: field=Column pairs, comma-separated (fields: serial, tag, make, model, category, bears_data, assignee, itam_ref)")
+			fs.StringVar(&mapping, "map", "", "with --profile mapping: field=Column pairs, comma-separated (fields: serial, tag, make, model, category, bears_data, assignee, itam_ref, install_status, state, condition)")
 			importFlags(fs, &dryRun, &asJSON, &progress)
 		},
 		operands: oneFile(&file),
@@ -57,7 +57,7 @@ func importAssetsCmd() *command {
 				}
 			}
 			return runImport(ctx, e, cfg, tenant, file, string(p), dryRun, asJSON, progress,
-				func(ctx context.Context, svc *domain.Service, r io.Reader, opts domain.ImportOptions) (*domain.ImportReport, error) {
+				func(ctx context.Context, svc *domain.Service, r io.ReadSeeker, opts domain.ImportOptions) (*domain.ImportReport, error) {
 					return importcsv.ImportAssets(ctx, svc, r, p, m, opts)
 				})
 		},
@@ -84,7 +84,7 @@ func importPeopleCmd() *command {
 				return usagef("--tenant is required")
 			}
 			return runImport(ctx, e, cfg, tenant, file, "hris", dryRun, asJSON, progress,
-				func(ctx context.Context, svc *domain.Service, r io.Reader, opts domain.ImportOptions) (*domain.ImportReport, error) {
+				func(ctx context.Context, svc *domain.Service, r io.ReadSeeker, opts domain.ImportOptions) (*domain.ImportReport, error) {
 					return importcsv.ImportPeople(ctx, svc, r, opts)
 				})
 		},
@@ -122,7 +122,7 @@ var errRowsRefused = errors.New("some rows were refused (see the report)")
 // runImport opens the file and the tenant, runs apply as the tenant's
 // import service member, and prints the report.
 func runImport(ctx context.Context, e env, cfg *config, tenant, path, source string, dryRun, asJSON, progress bool,
-	apply func(ctx context.Context, svc *domain.Service, r io.Reader, opts domain.ImportOptions) (*domain.ImportReport, error)) error {
+	apply func(ctx context.Context, svc *domain.Service, r io.ReadSeeker, opts domain.ImportOptions) (*domain.ImportReport, error)) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
@@ -198,7 +198,7 @@ func printImport(w io.Writer, rep *domain.ImportReport, asJSON bool) error {
 
 // countingReader counts the bytes read, for the progress bar.
 type countingReader struct {
-	r io.Reader
+	r io.ReadSeeker
 	n atomic.Int64
 }
 
@@ -206,6 +206,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// Seek moves in the file (the import checks the file once, then rewinds to
+// apply it); the count follows, so the bar shows the pass under way.
+func (c *countingReader) Seek(offset int64, whence int) (int64, error) {
+	pos, err := c.r.Seek(offset, whence)
+	if err == nil {
+		c.n.Store(pos)
+	}
+	return pos, err
 }
 
 // progressBar draws how far an import has read its file, at most ten

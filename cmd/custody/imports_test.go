@@ -30,6 +30,14 @@ func TestImportCommands(t *testing.T) {
 	assets := write("assets.csv", "Serialnumber,BarCode,Manufacturer,Model,AssetTypename\n"+
 		"PF01,ACME-1,Lenovo,ThinkPad T14,Notebook\n"+
 		"PF01,ACME-2,Lenovo,ThinkPad T14,Notebook\n")
+	// A good row, then a quote never closed: the file is refused before
+	// the good row is applied, which the dry run of the row alone shows.
+	unclosed := write("unclosed.csv", "Serialnumber,BarCode,Manufacturer,Model,AssetTypename\n"+
+		"PF02,ACME-3,Lenovo,ThinkPad T14,Notebook\n"+
+		"PF03,\"ACME-4,Lenovo,ThinkPad T14,Notebook\n"+
+		"PF04,ACME-5,Lenovo,ThinkPad T14,Notebook\n")
+	pf02 := write("pf02.csv", "Serialnumber,BarCode,Manufacturer,Model,AssetTypename\n"+
+		"PF02,ACME-3,Lenovo,ThinkPad T14,Notebook\n")
 
 	for _, tc := range []struct {
 		name string
@@ -51,6 +59,10 @@ func TestImportCommands(t *testing.T) {
 		{"a mapping without --map", []string{"import", "assets", "--tenant", "acme", "--profile", "mapping", assets}, exitUsage, []string{"--map"}},
 		{"no file", []string{"import", "people", "--tenant", "acme"}, exitUsage, []string{"one CSV file"}},
 		{"a file of another shape", []string{"import", "people", "--tenant", "acme", assets}, exitError, []string{"assets.csv: line 1: no header"}},
+		{"a quote never closed", []string{"import", "assets", "--tenant", "acme", "--profile", "lansweeper", "--progress", unclosed}, exitError,
+			[]string{"unclosed.csv: line 4: a quote opened on line 3 is never closed"}},
+		{"nothing of the refused file was applied", []string{"import", "assets", "--tenant", "acme", "--profile", "lansweeper", "--dry-run", pf02},
+			exitOK, []string{"would import 1 record: 1 created"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, stderr := runCLI(t, env, tc.args...)

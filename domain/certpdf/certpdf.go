@@ -427,10 +427,10 @@ func methodTotals(lines []domain.CertificateLine) [][]string {
 	}
 	rows := [][]string{}
 	for _, m := range []domain.SanitizationMethod{domain.SanitizeClear, domain.SanitizePurge, domain.SanitizeDestroy} {
-		rows = append(rows, []string{methodName(m), strconv.Itoa(counts[m])})
+		rows = append(rows, []string{m.Title(), strconv.Itoa(counts[m])})
 		delete(counts, m)
 	}
-	rows = append(rows, leftovers(counts, methodName)...)
+	rows = append(rows, leftovers(counts, domain.SanitizationMethod.Title)...)
 	rows = append(rows, []string{"Not applicable (bears no data)", strconv.Itoa(noData)})
 	if missing > 0 {
 		rows = append(rows, []string{"DATA-BEARING, NO RECORD", strconv.Itoa(missing)})
@@ -524,7 +524,7 @@ func lineCells(n int, l domain.CertificateLine) []string {
 	method, verification, sanitized := "-", "-", "-"
 	switch {
 	case l.Method != "":
-		method = methodName(l.Method)
+		method = l.Method.Title()
 		verification = joinNonEmpty("\n", l.VerificationMethod, verificationName(l.VerificationResult))
 		if l.SanitizedAt != nil {
 			sanitized = formatDate(*l.SanitizedAt) + " " + l.SanitizedAt.UTC().Format("15:04")
@@ -847,18 +847,6 @@ func outcomeName(k domain.OutcomeKind) string {
 		return "No outcome recorded"
 	}
 	return string(k)
-}
-
-func methodName(m domain.SanitizationMethod) string {
-	switch m {
-	case domain.SanitizeClear:
-		return "Clear"
-	case domain.SanitizePurge:
-		return "Purge"
-	case domain.SanitizeDestroy:
-		return "Destroy"
-	}
-	return string(m)
 }
 
 func verificationName(v domain.VerificationResult) string {

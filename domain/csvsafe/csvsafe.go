@@ -83,7 +83,9 @@ func SafeCell(s string) string {
 		return s
 	}
 	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
+	// A leading line feed becomes a space on export (one line per cell),
+	// and some importers trim that space, which would bare the formula.
+	case '=', '+', '-', '@', '\t', '\r', '\n':
 		return "'" + s
 	}
 	return s

@@ -2,6 +2,7 @@ package importcsv
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"sort"
 
@@ -15,18 +16,29 @@ type Importer interface {
 }
 
 // ImportAssets reads an ITAM file with profile (and mapping, for the
-// mapping profile) and applies its good rows through imp, streaming: rows
-// reach the domain as they are parsed, in the domain's batches. The report
-// holds the parser's refusals and the domain's, by line. A *FileError
-// (the file cannot be read as a whole) is returned as the error, with
-// nothing applied.
-func ImportAssets(ctx context.Context, imp Importer, r io.Reader, profile AssetProfile, mapping map[string]string, opts domain.ImportOptions) (*domain.ImportReport, error) {
+// mapping profile) and applies its good rows through imp. It reads the
+// file twice: once to check it as a whole, then, from the start again, to
+// stream its rows to the domain, which commits them in batches as they
+// fill. The check comes first because a whole-file error (a record too
+// long, a quote never closed) may be found only at the end, after batches
+// were committed: the file is then refused with nothing applied. The first
+// pass keeps no rows, only the hashes of identifiers, so it costs a small
+// part of the import.
+//
+// The report holds the parser's refusals and the domain's, by line. A
+// *FileError (the file cannot be read as a whole) is returned as the
+// error, with nothing applied and an empty report.
+func ImportAssets(ctx context.Context, imp Importer, r io.ReadSeeker, profile AssetProfile, mapping map[string]string, opts domain.ImportOptions) (*domain.ImportReport, error) {
+	if err := check(r, func(r io.Reader) (Report, error) { return ReadAssets(r, profile, mapping, nil) }); err != nil {
+		return &domain.ImportReport{DryRun: opts.DryRun}, err
+	}
 	var parsed Report
 	rep, err := imp.ImportAssets(ctx, opts, func(yield func(domain.AssetRecord) error) error {
 		var err error
 		parsed, err = ReadAssets(r, profile, mapping, func(row AssetRow) error {
 			rec := domain.AssetRecord{Line: row.Line, Serial: row.Serial, AssetTag: row.AssetTag, Make: row.Make, Model: row.Model,
-				Category: domain.AssetCategory(row.Category), Assignee: row.Assignee, ITAMRef: row.ITAMRef}
+				Category: domain.AssetCategory(row.Category), Assignee: row.Assignee, ITAMRef: row.ITAMRef,
+				Inactive: row.Inactive, InactiveColumn: row.InactiveColumn}
 			if row.BearsData != nil {
 				rec.BearsData = *row.BearsData
 			}
@@ -38,8 +50,11 @@ func ImportAssets(ctx context.Context, imp Importer, r io.Reader, profile AssetP
 }
 
 // ImportPeople reads an HRIS file and applies its good rows through imp,
-// as ImportAssets does.
-func ImportPeople(ctx context.Context, imp Importer, r io.Reader, opts domain.ImportOptions) (*domain.ImportReport, error) {
+// checking the whole file first, as ImportAssets does.
+func ImportPeople(ctx context.Context, imp Importer, r io.ReadSeeker, opts domain.ImportOptions) (*domain.ImportReport, error) {
+	if err := check(r, func(r io.Reader) (Report, error) { return ReadPeople(r, nil) }); err != nil {
+		return &domain.ImportReport{DryRun: opts.DryRun}, err
+	}
 	var parsed Report
 	rep, err := imp.ImportPeople(ctx, opts, func(yield func(domain.PersonRecord) error) error {
 		var err error
@@ -50,6 +65,19 @@ func ImportPeople(ctx context.Context, imp Importer, r io.Reader, opts domain.Im
 		return err
 	})
 	return merge(rep, parsed), err
+}
+
+// check reads the whole file with read, applying nothing, and rewinds it
+// for the real pass. Row errors are left to that pass, which reports them
+// together with the domain's.
+func check(r io.ReadSeeker, read func(io.Reader) (Report, error)) error {
+	if _, err := read(r); err != nil {
+		return err
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("importcsv: rewind the file after checking it: %w", err)
+	}
+	return nil
 }
 
 // merge adds the parser's count and refusals to the domain's report, every

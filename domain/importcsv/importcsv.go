@@ -18,12 +18,23 @@
 // Problems are of two kinds. A FileError stops the whole file before any
 // row is handed over (no header, the wrong delimiter, an unknown column,
 // a header that is not UTF-8, an empty file) or in the middle (a record
-// too long): the caller must not apply anything then. A RowError is one bad
+// too long, a quote never closed, which would otherwise read the rest of
+// the file into one cell): the caller must not apply anything then, which
+// is why ImportAssets and ImportPeople check the whole file before they
+// apply a row. A stray quote that leaves the rest of the file readable
+// (inside an unquoted cell, or a character after a closing quote) is a
+// RowError of its row. A RowError is one bad
 // row, reported with its physical line number (1-based, counting every
 // line of the file, as an editor shows it) and the column at fault; the
 // other rows are read on. A byte order mark at the start and CRLF line
 // endings are accepted. Lines with every cell empty (a spreadsheet's
 // trailing rows) are skipped.
+//
+// A row also says whether the file shows the asset out of use
+// (AssetRow.Inactive): Custody's state, when the file has it, outside
+// activeStates, or, in the servicenow profile, an install_status other
+// than 1 In use, 2 On order, 3 In maintenance, 6 In stock and 9 In
+// transit. The domain then refuses to create the asset.
 //
 // Cells written by Custody's exports are neutralised against formula
 // injection (package csvsafe): a cell starting with = + - @ tab or
@@ -163,6 +174,27 @@ type AssetRow struct {
 	State domain.AssetState
 	// Condition is the asset's condition (custody profile), as given.
 	Condition string
+	// Inactive says why the file shows the asset as out of use (retired,
+	// missing, disposed of...), for domain.AssetRecord.Inactive: "state
+	// CLOSED" when State is not one of activeStates, else "install_status
+	// 7 (Retired)" when the servicenow profile's InstallStatus is not
+	// active (activeInstallStatus). Empty when the file says the asset is
+	// in use, in stock or on its way, or says nothing. Lansweeper's State
+	// and a mapped install_status are not read for it: their values are
+	// each installation's own words.
+	Inactive string
+	// InactiveColumn is the header's name of the column Inactive comes
+	// from, or "".
+	InactiveColumn string
+}
+
+// activeStates are Custody's states of an asset in the company's hands and
+// in use or ready for it: an import may create an asset a file shows in
+// one of them. The others (retired, at the ITAD vendor, disposed of, lost)
+// are reached through Custody's own workflows, with their evidence.
+var activeStates = map[domain.AssetState]bool{
+	domain.StateSerialized: true, domain.StateAwaitingCollection: true, domain.StateDeployed: true,
+	domain.StateReturnReceived: true, domain.StateInStock: true,
 }
 
 // PersonRow is one person of an HRIS file.
@@ -256,9 +288,9 @@ func (r *Report) add(e RowError) {
 // asset. Any other error from fn stops reading and is returned, wrapped.
 //
 // The error is a *FileError when the file cannot be read as a whole; then
-// fn may already have been called for earlier rows (a record too long
-// halfway through), and the caller must discard what it gathered. A nil fn
-// only checks the file.
+// fn may already have been called for earlier rows (a record too long or
+// a quote never closed, halfway through), and the caller must discard
+// what it gathered. A nil fn only checks the file.
 func ReadAssets(r io.Reader, profile AssetProfile, mapping map[string]string, fn func(AssetRow) error) (Report, error) {
 	if fn == nil {
 		fn = func(AssetRow) error { return nil }
@@ -346,6 +378,15 @@ type limitReader struct {
 	// n is the number of bytes read; end is the offset, in the same
 	// count, of the end of the last record read.
 	n, end int64
+	// eof is set once r has reported the end of the file.
+	eof bool
+	// lines counts the line feeds read; cur is the length of the line
+	// being read (after the last line feed), curCR whether its last byte
+	// is a carriage return; prev is the length of the last complete line
+	// without its CR LF or LF. Together they give the file's last line and
+	// its length once eof is set (lastLine).
+	lines, cur, prev int
+	curCR            bool
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
@@ -354,7 +395,52 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	}
 	n, err := l.r.Read(p)
 	l.n += int64(n)
+	l.track(p[:n])
+	if err == io.EOF {
+		l.eof = true
+	}
 	return n, err
+}
+
+// track counts the lines of b, read after what came before.
+func (l *limitReader) track(b []byte) {
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			break
+		}
+		l.extend(b[:i])
+		l.prev = l.cur
+		if l.curCR {
+			l.prev--
+		}
+		l.lines++
+		l.cur, l.curCR = 0, false
+		b = b[i+1:]
+	}
+	l.extend(b)
+}
+
+func (l *limitReader) extend(b []byte) {
+	if len(b) > 0 {
+		l.cur += len(b)
+		l.curCR = b[len(b)-1] == '\r'
+	}
+}
+
+// lastLine returns the number of the file's last line that has any byte
+// (as encoding/csv counts lines) and its length without its line ending;
+// valid once eof is set.
+func (l *limitReader) lastLine() (line, length int) {
+	if l.cur > 0 {
+		// encoding/csv drops a carriage return before the end of the file.
+		length = l.cur
+		if l.curCR {
+			length--
+		}
+		return l.lines + 1, length
+	}
+	return l.lines, l.prev
 }
 
 // file is a CSV file being read, past its header.
@@ -444,7 +530,7 @@ func (f *file) read() ([]string, error) {
 			where = fmt.Sprintf("the record after line %d", f.lastLine)
 		}
 		return nil, &FileError{Message: fmt.Sprintf(
-			"%s is longer than %d bytes: this is not a CSV export of assets or people", where, MaxRecordBytes)}
+			"%s is longer than %d bytes: a quote may be left open, or this is not a CSV export of assets or people", where, MaxRecordBytes)}
 	}
 	if len(rec) > 0 {
 		f.lastLine, _ = f.csv.FieldPos(len(rec) - 1)
@@ -469,6 +555,11 @@ func (f *file) each(row func(rec []string, line int, rep *Report) error) (Report
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
+			if f.unclosed(pe) {
+				return rep, &FileError{Line: pe.Line, Message: fmt.Sprintf(
+					"a quote opened on line %d is never closed: every line after it would be one cell; close the quote, and double the quotes inside a quoted cell (\"\")",
+					pe.StartLine)}
+			}
 			rep.Rows++
 			rep.Rejected++
 			if errors.Is(pe.Err, csv.ErrFieldCount) {
@@ -492,6 +583,21 @@ func (f *file) each(row func(rec []string, line int, rep *Report) error) (Report
 			return rep, err
 		}
 	}
+}
+
+// unclosed tells whether pe is a quoted cell that runs to the end of the
+// file: encoding/csv then reports ErrQuote on the file's last line, past
+// its last byte, having read the rest of the file into the cell. A stray
+// character after a closing quote is ErrQuote too, but at that character,
+// and the reader goes on at the next line: a bad row, not a lost file.
+// The line named is the record's first, where the quote opened unless an
+// earlier cell of the record spans lines.
+func (f *file) unclosed(pe *csv.ParseError) bool {
+	if !errors.Is(pe.Err, csv.ErrQuote) || !f.lim.eof || f.skipped+f.csv.InputOffset() != f.lim.n {
+		return false
+	}
+	line, length := f.lim.lastLine()
+	return pe.Line == line && pe.Column > length
 }
 
 func blank(rec []string) bool {
@@ -760,6 +866,14 @@ func (a *assetReader) row(rec []string, line int, rep *Report) (AssetRow, bool) 
 		}
 	}
 	row.Condition = c.cell(fCondition)
+	switch {
+	case row.State != "" && !activeStates[row.State]:
+		col := a.b.names[a.b.idx[fState]]
+		row.Inactive, row.InactiveColumn = col+" "+string(row.State), col
+	case a.b.spec.serviceNowStatus && !activeInstallStatus(row.InstallStatus):
+		col := a.b.names[a.b.idx[fInstallStatus]]
+		row.Inactive, row.InactiveColumn = col+" "+describeInstallStatus(row.InstallStatus), col
+	}
 	if c.bad {
 		rep.Rejected++
 		return AssetRow{}, false

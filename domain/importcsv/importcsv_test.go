@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/custody-dev/custody/domain"
@@ -127,9 +128,9 @@ func TestServiceNowRoundTrip(t *testing.T) {
 		{Line: 3, Serial: "-5XY", AssetTag: "=HYPERLINK(\"x\")", Make: "@Evil", Model: "=cmd|' /C calc'!A0",
 			Category: "MONITOR", BearsData: ptr(false), InstallStatus: "6", State: domain.StateInStock},
 		{Line: 4, AssetTag: "ACME-0100", Make: "Dell", Model: "U2723QE", Category: "MONITOR", BearsData: ptr(false),
-			InstallStatus: "6", State: domain.StateStaged},
+			InstallStatus: "6", State: domain.StateStaged, Inactive: "u_custody_state STAGED", InactiveColumn: "u_custody_state"},
 		{Line: 5, Serial: "+SRV1", Make: "HPE", Model: "ProLiant DL380", Category: "SERVER", BearsData: ptr(true),
-			InstallStatus: "8", State: domain.StateLost},
+			InstallStatus: "8", State: domain.StateLost, Inactive: "u_custody_state LOST", InactiveColumn: "u_custody_state"},
 		{Line: 6, Serial: "NOMAKE1", Model: "=SUM(A1)", Category: "OTHER", BearsData: ptr(true), InstallStatus: "6",
 			State: domain.StateSerialized},
 	}
@@ -152,9 +153,9 @@ func TestCustodyRoundTrip(t *testing.T) {
 		{Line: 3, Serial: "-5XY", AssetTag: "=HYPERLINK(\"x\")", Make: "@Evil", Model: "=cmd|' /C calc'!A0",
 			Category: "MONITOR", BearsData: ptr(false), State: domain.StateInStock, Condition: "+scratched"},
 		{Line: 4, AssetTag: "ACME-0100", Make: "Dell", Model: "U2723QE", Category: "MONITOR", BearsData: ptr(false),
-			State: domain.StateStaged},
+			State: domain.StateStaged, Inactive: "state STAGED", InactiveColumn: "state"},
 		{Line: 5, Serial: "+SRV1", Make: "HPE", Model: "ProLiant DL380", Category: "SERVER", BearsData: ptr(true),
-			State: domain.StateLost},
+			State: domain.StateLost, Inactive: "state LOST", InactiveColumn: "state"},
 		{Line: 6, Serial: "NOMAKE1", Model: "=SUM(A1)", Category: "OTHER", BearsData: ptr(true),
 			State: domain.StateSerialized},
 	}
@@ -237,7 +238,8 @@ func TestServiceNowFixture(t *testing.T) {
 			BearsData: ptr(true), ITAMRef: "8d2e9d1adb0f1010a1b2c3d4e5f60003", InstallStatus: "6"},
 		// The model does not start with the manufacturer: kept whole.
 		{Line: 5, Serial: "CZJ1234ABC", AssetTag: "P1000104", Make: "HPE", Model: "ProLiant DL380 Gen11", Category: "SERVER",
-			BearsData: ptr(true), ITAMRef: "8d2e9d1adb0f1010a1b2c3d4e5f60004", InstallStatus: "7"},
+			BearsData: ptr(true), ITAMRef: "8d2e9d1adb0f1010a1b2c3d4e5f60004", InstallStatus: "7",
+			Inactive: "install_status 7 (Retired)", InactiveColumn: "install_status"},
 	}
 	diffAssets(t, rows, want)
 	checkErrors(t, rep.Errors, []wantErr{{6, "install_status", `unknown install_status "On the shelf"`}})
@@ -536,6 +538,138 @@ func TestHugeRecord(t *testing.T) {
 			}
 			if limit := int64(MaxRecordBytes + 3*bufSize); tc.src.n > limit {
 				t.Errorf("read %d bytes before stopping, want at most %d", tc.src.n, limit)
+			}
+		})
+	}
+}
+
+// TestUnclosedQuote: a quote that is never closed stops the file with a
+// FileError naming the line it opened on, however the file ends and in
+// whatever pieces it is read, instead of reading the rest of the file into
+// one cell of a bad row. A stray character after a closing quote, or a
+// quote inside an unquoted cell, is still one bad row.
+func TestUnclosedQuote(t *testing.T) {
+	const header = "serial,asset_tag\nA1,T1\n"
+	for _, tc := range []struct {
+		name    string
+		in      string
+		fileErr string // the FileError, or "" for none
+		rows    int    // good rows read
+		errs    []wantErr
+	}{
+		{name: "opened mid-file", in: header + "A2,\"T2\nA3,T3\nA4,T4\n", rows: 1,
+			fileErr: "line 5: a quote opened on line 3 is never closed"},
+		{name: "CRLF", in: header + "A2,\"T2\r\nA3,T3\r\nA4,T4\r\n", rows: 1,
+			fileErr: "line 5: a quote opened on line 3 is never closed"},
+		{name: "no line feed at the end", in: header + "A2,\"T2\nA3,T3", rows: 1,
+			fileErr: "line 4: a quote opened on line 3 is never closed"},
+		{name: "CR at the end", in: header + "A2,\"T2\nA3,T3\r", rows: 1,
+			fileErr: "line 4: a quote opened on line 3 is never closed"},
+		{name: "blank lines at the end", in: header + "A2,\"T2\nA3,T3\n\n\n", rows: 1,
+			fileErr: "line 6: a quote opened on line 3 is never closed"},
+		{name: "on the last line", in: header + "A2,\"T2\n", rows: 1,
+			fileErr: "line 3: a quote opened on line 3 is never closed"},
+		{name: "a cell that ends in its quote", in: header + "A2,\"T2", rows: 1,
+			fileErr: "line 3: a quote opened on line 3 is never closed"},
+		{name: "after a quoted cell of two lines", in: header + "A2,\"T\n2\"\nA3,\"T3\nA4,T4\n", rows: 2,
+			fileErr: "line 6: a quote opened on line 5 is never closed"},
+		{name: "a stray character after a closing quote", in: header + "A2,\"T2\"x\nA3,T3\n", rows: 2,
+			errs: []wantErr{{3, "", "not valid CSV"}}},
+		{name: "a stray character on the last line", in: header + "A2,\"T2\"x\n", rows: 1,
+			errs: []wantErr{{3, "", "not valid CSV"}}},
+		{name: "a stray last character", in: header + "A2,\"T2\"x", rows: 1,
+			errs: []wantErr{{3, "", "not valid CSV"}}},
+		{name: "a stray character before blank lines", in: header + "A2,\"T2\"x\n\n\n", rows: 1,
+			errs: []wantErr{{3, "", "not valid CSV"}}},
+		{name: "a stray character after a cell of two lines, at the end", in: header + "A2,\"T\n2\"x\n", rows: 1,
+			errs: []wantErr{{3, "", "not valid CSV"}}},
+		{name: "a quote inside an unquoted cell", in: header + "A2,T\"2\nA3,T3\n", rows: 2,
+			errs: []wantErr{{3, "", "not valid CSV"}}},
+	} {
+		for _, rd := range []struct {
+			name string
+			r    func(string) io.Reader
+		}{
+			{"whole", func(s string) io.Reader { return strings.NewReader(s) }},
+			{"byte by byte", func(s string) io.Reader { return iotest.OneByteReader(strings.NewReader(s)) }},
+			{"EOF with the data", func(s string) io.Reader { return iotest.DataErrReader(strings.NewReader(s)) }},
+		} {
+			t.Run(tc.name+"/"+rd.name, func(t *testing.T) {
+				rows := 0
+				rep, err := ReadAssets(rd.r(tc.in), ProfileCustody, nil, func(AssetRow) error { rows++; return nil })
+				if tc.fileErr != "" {
+					var fe *FileError
+					if !errors.As(err, &fe) || !strings.Contains(fe.Error(), tc.fileErr) {
+						t.Fatalf("error = %v, want a FileError containing %q", err, tc.fileErr)
+					}
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				if rows != tc.rows {
+					t.Errorf("%d rows read, want %d", rows, tc.rows)
+				}
+				checkErrors(t, rep.Errors, tc.errs)
+			})
+		}
+	}
+	t.Run("people", func(t *testing.T) {
+		_, _, err := readPeople(t, "employee_id,name,email\nE1,\"Ada,ada@x.org\nE2,Bob,bob@x.org\n")
+		var fe *FileError
+		if !errors.As(err, &fe) || !strings.Contains(fe.Message, "a quote opened on line 2 is never closed") {
+			t.Fatalf("error = %v, want a FileError about the quote", err)
+		}
+	})
+}
+
+// TestInactive: the file's status of an asset says whether an import may
+// create it (AssetRow.Inactive), from Custody's state when the file has
+// one, else from ServiceNow's install_status, values or labels.
+func TestInactive(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      string
+		profile AssetProfile
+		mapping map[string]string
+		want    []string // Inactive then InactiveColumn, per row
+	}{
+		{name: "ServiceNow values in use, in stock, on order, in maintenance, in transit or none",
+			in: "serial_number,install_status\nA1,1\nA2,6\nA3,2\nA4,3\nA5,9\nA6,\n", profile: ProfileServiceNow,
+			want: []string{"", "", "", "", "", "", "", "", "", "", "", ""}},
+		{name: "ServiceNow labels of the same", in: "serial_number,Install Status\nA1,In use\nA2,In Stock\nA3,in_transit\n",
+			profile: ProfileServiceNow, want: []string{"", "", "", "", "", ""}},
+		{name: "ServiceNow retired, missing, consumed and an instance's own value",
+			in: "serial_number,install_status\nA1,7\nA2,Missing\nA3,10\nA4,42\n", profile: ProfileServiceNow,
+			want: []string{"install_status 7 (Retired)", "install_status", "install_status 8 (Missing)", "install_status",
+				"install_status 10 (Consumed)", "install_status", "install_status 42", "install_status"}},
+		{name: "Custody's state comes first, and either one out of use is enough",
+			in:      "serial_number,install_status,u_custody_state\nA1,6,RETIRED\nA2,7,DEPLOYED\nA3,1,DEPLOYED\nA4,9,PICKED_UP\n",
+			profile: ProfileServiceNow,
+			want: []string{"u_custody_state RETIRED", "u_custody_state", "install_status 7 (Retired)", "install_status", "", "",
+				"u_custody_state PICKED_UP", "u_custody_state"}},
+		{name: "Custody's states in the custody profile",
+			in: "serial,state\nA1,SERIALIZED\nA2,awaiting_collection\nA3,DEPLOYED\nA4,RETURN_RECEIVED\nA5,IN_STOCK\n" +
+				"A6,CLOSED\nA7,lost\nA8,\n",
+			profile: ProfileCustody,
+			want:    []string{"", "", "", "", "", "", "", "", "", "", "state CLOSED", "state", "state LOST", "state", "", ""}},
+		{name: "Lansweeper's states are its installation's words: not read",
+			in: "Serialnumber,State\nA1,Stolen\nA2,Active\n", profile: ProfileLansweeper, want: []string{"", "", "", ""}},
+		{name: "a mapping: the state is read, an install_status is as given",
+			in: "S,Status,Life\nA1,7,CLOSED\nA2,7,DEPLOYED\n", profile: ProfileMapping,
+			mapping: map[string]string{"serial": "S", "install_status": "Status", "state": "Life"},
+			want:    []string{"Life CLOSED", "Life", "", ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, rep, err := readAssets(t, tc.in, tc.profile, tc.mapping)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkErrors(t, rep.Errors, nil)
+			var got []string
+			for _, r := range rows {
+				got = append(got, r.Inactive, r.InactiveColumn)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("inactive, column =\n %q\nwant\n %q", got, tc.want)
 			}
 		})
 	}

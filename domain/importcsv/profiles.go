@@ -506,6 +506,37 @@ var installStatusLabels = map[string]string{
 	"consumed":      "10",
 }
 
+// installStatusNames are the English labels of the choice values, for
+// messages.
+var installStatusNames = map[string]string{
+	"1": "In use", "2": "On order", "3": "In maintenance", "6": "In stock",
+	"7": "Retired", "8": "Missing", "9": "In transit", "10": "Consumed",
+}
+
+// activeInstallStatus tells the install_status values of an asset the
+// company has or is about to have in hand, which an import may create
+// (domain.AssetRecord.Inactive): 1 In use, 6 In stock, 9 In transit (on
+// its way to a person or a stockroom), 2 On order (it will arrive) and 3 In
+// maintenance (it comes back). Every other value, 7 Retired, 8 Missing, 10
+// Consumed and any value an instance added, says the asset is gone or
+// unknown, and so does not create one.
+func activeInstallStatus(v string) bool {
+	switch v {
+	case "", "1", "2", "3", "6", "9":
+		return true
+	}
+	return false
+}
+
+// describeInstallStatus is an install_status value with its label when it
+// has one: "7 (Retired)".
+func describeInstallStatus(v string) string {
+	if name, ok := installStatusNames[v]; ok {
+		return v + " (" + name + ")"
+	}
+	return v
+}
+
 // installStatus reads a ServiceNow install_status: a choice value (digits)
 // as it is, an English label as its value.
 func installStatus(v string) (string, bool) {

@@ -191,7 +191,7 @@ func disposition(o *domain.Outcome, s *domain.SanitizationRecord) (substatus, re
 	case domain.OutcomeDestroyed:
 		reason = "Destroyed"
 		if s != nil && s.Method != "" {
-			reason += " (" + withColon("NIST 800-88 "+methodName(s.Method), s.Technique) + ")"
+			reason += " (" + withColon("NIST 800-88 "+s.Method.Title(), s.Technique) + ")"
 		}
 		return SubstatusDisposed, reason, nil
 	}
@@ -220,19 +220,6 @@ func withColon(s, t string) string {
 		return s
 	}
 	return s + ": " + t
-}
-
-// methodName is the NIST SP 800-88 category as the standard spells it.
-func methodName(m domain.SanitizationMethod) string {
-	switch m {
-	case domain.SanitizeClear:
-		return "Clear"
-	case domain.SanitizePurge:
-		return "Purge"
-	case domain.SanitizeDestroy:
-		return "Destroy"
-	}
-	return string(m)
 }
 
 // joinNonEmpty joins the non-empty parts with sep.

@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/custody-dev/custody/domain"
+	"github.com/custody-dev/custody/domain/importcsv"
 	"github.com/custody-dev/custody/domain/storage"
 	"github.com/custody-dev/custody/domain/storage/storagetest"
 	"github.com/custody-dev/custody/tenancy"
@@ -520,6 +522,46 @@ func TestImportAssets(t *testing.T) {
 			},
 		},
 		{
+			name: "a record the file shows out of use creates nothing, whoever its assignee",
+			records: func(*impEnv) []domain.AssetRecord {
+				retired := impLaptop(2, "SN-RET", "")
+				retired.Assignee, retired.Inactive, retired.InactiveColumn = "ada@example.com", "install_status 7 (Retired)", "install_status"
+				closed := impMonitor(3, "TN-CLOSED")
+				closed.Inactive = "state CLOSED" // no column: the problem names the status
+				return []domain.AssetRecord{retired, closed}
+			},
+			want: impCounts{records: 2},
+			problems: []impProblem{
+				{2, "install_status", "the file says the asset is out of use (install_status 7 (Retired)): Custody only creates assets that are in use or in stock"},
+				{3, "status", "(state CLOSED)"},
+			},
+			check: func(t *testing.T, e *impEnv) {
+				if e.bySerial("SN-RET") != nil || e.byTag("TN-CLOSED") != nil {
+					t.Error("an asset the file shows out of use was created")
+				}
+			},
+		},
+		{
+			name: "a record of a known asset is applied whatever status the file gives",
+			records: func(*impEnv) []domain.AssetRecord {
+				r := impLaptop(2, "SX1", "TX1")
+				r.Model, r.Assignee, r.Inactive, r.InactiveColumn = "X1 Yoga", "E-bob", "install_status 7 (Retired)", "install_status"
+				same := impMonitor(3, "TZ1")
+				same.Inactive = "state LOST"
+				return []domain.AssetRecord{r, same}
+			},
+			want: impCounts{records: 2, updated: 1, unchanged: 1},
+			check: func(t *testing.T, e *impEnv) {
+				a := e.asset(e.x.ID)
+				if a.Model != "X1 Yoga" || a.State != domain.StateDeployed || a.HolderID() != e.ada.ID {
+					t.Errorf("asset = %+v; want the new model, still DEPLOYED to Ada", a)
+				}
+				if z := e.asset(e.z.ID); z.State != e.z.State || z.Version != e.z.Version {
+					t.Errorf("asset z = %+v; want it as it was", z)
+				}
+			},
+		},
+		{
 			name: "a bare record updates a known asset: facts it leaves empty are kept",
 			records: func(*impEnv) []domain.AssetRecord {
 				return []domain.AssetRecord{{Line: 2, Serial: "SY1"}}
@@ -889,6 +931,153 @@ func BenchmarkImportAssets(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(records*b.N)/took.Seconds(), "records/s")
+		})
+	}
+}
+
+// csvAssets is a ServiceNow file of n in-use laptops, serials prefix-0..,
+// then tail (lines of its own, each ending in a line feed).
+func csvAssets(prefix string, n int, tail string) []byte {
+	var b bytes.Buffer
+	b.WriteString("serial_number,manufacturer,model_id,model_category,install_status,assigned_to\n")
+	for i := range n {
+		fmt.Fprintf(&b, "%s-%06d,Lenovo,Lenovo X1,Laptop,1,\n", prefix, i)
+	}
+	b.WriteString(tail)
+	return b.Bytes()
+}
+
+// A file that turns out late to be unreadable as a whole (a record over
+// importcsv.MaxRecordBytes, a quote never closed), after more rows than a
+// batch, is refused with nothing applied, dry or real: the parser checks
+// the whole file before the service sees a row.
+func TestImportCSVFileErrorAppliesNothing(t *testing.T) {
+	huge := strings.Repeat("x", 2<<20)
+	storagetest.Each(t, func(t *testing.T, db *storage.DB, _ storage.Config) {
+		e := newImpEnv(t, db, "imp-csv-whole")
+		for _, tc := range []struct {
+			name    string
+			assets  bool
+			in      []byte
+			fileErr string
+		}{
+			{"assets, a record over 1 MiB", true, csvAssets("HUGE", 1200, "LAST,Lenovo,"+huge+",Laptop,1,\n"),
+				"is longer than 1048576 bytes"},
+			{"assets, a quote never closed", true, csvAssets("QUOTE", 1200, "Q1,\"Lenovo,Lenovo X1,Laptop,1,\nQ2,Lenovo,Lenovo X1,Laptop,1,\n"),
+				"a quote opened on line 1202 is never closed"},
+			{"people, a record over 1 MiB", false, csvPeople(1200, "E-LAST,"+huge+",last@example.com\n"),
+				"is longer than 1048576 bytes"},
+		} {
+			for _, dry := range []bool{true, false} {
+				t.Run(fmt.Sprintf("%s/dry=%v", tc.name, dry), func(t *testing.T) {
+					before := e.state()
+					opts := domain.ImportOptions{DryRun: dry, Source: "servicenow"}
+					var rep *domain.ImportReport
+					var err error
+					if tc.assets {
+						rep, err = importcsv.ImportAssets(e.ctx, e.svc, bytes.NewReader(tc.in), importcsv.ProfileServiceNow, nil, opts)
+					} else {
+						rep, err = importcsv.ImportPeople(e.ctx, e.svc, bytes.NewReader(tc.in), opts)
+					}
+					var fe *importcsv.FileError
+					if !errors.As(err, &fe) || !strings.Contains(fe.Error(), tc.fileErr) {
+						t.Fatalf("error = %v; want a FileError containing %q", err, tc.fileErr)
+					}
+					if rep == nil || countsOf(rep) != (impCounts{}) {
+						t.Errorf("report = %+v; want nothing counted", rep)
+					}
+					if after := e.state(); !impStateEqual(before, after) {
+						t.Errorf("the refused file wrote: %d assets, %d people, %d events became %d, %d, %d",
+							len(before.assets), len(before.people), before.log, len(after.assets), len(after.people), after.log)
+					}
+				})
+			}
+		}
+		// The same file without its last record imports: the check pass
+		// rewound it.
+		rep, err := importcsv.ImportAssets(e.ctx, e.svc, bytes.NewReader(csvAssets("GOOD", 1200, "")), importcsv.ProfileServiceNow, nil,
+			domain.ImportOptions{Source: "servicenow"})
+		if err != nil || countsOf(rep) != (impCounts{records: 1200, created: 1200}) {
+			t.Fatalf("good file = %+v, %v; want 1200 created", rep, err)
+		}
+	})
+}
+
+// csvPeople is an HRIS file of n people, then tail.
+func csvPeople(n int, tail string) []byte {
+	var b bytes.Buffer
+	b.WriteString("employee_id,name,email\n")
+	for i := range n {
+		fmt.Fprintf(&b, "E-%06d,Person %d,p%d@example.com\n", i, i, i)
+	}
+	b.WriteString(tail)
+	return b.Bytes()
+}
+
+// A ServiceNow record retired in ServiceNow, still assigned to someone,
+// creates nothing through the parser and the service, dry or real; the
+// same status on a record of an asset Custody holds updates its facts as
+// any record does and moves nothing.
+func TestImportCSVRetiredServiceNowRecord(t *testing.T) {
+	const header = "serial_number,asset_tag,manufacturer,model_id,model_category,install_status,assigned_to,u_custody_state\n"
+	for _, tc := range []struct {
+		name     string
+		rows     string
+		want     impCounts
+		problems []impProblem
+		check    func(t *testing.T, e *impEnv)
+	}{
+		{
+			name: "a new asset retired in ServiceNow, assigned to Ada",
+			rows: "SN-RET,,Lenovo,Lenovo X1,Laptop,7,ada@example.com,\nSN-GONE,,Lenovo,Lenovo X1,Laptop,Missing,,\n" +
+				"SN-OK,,Lenovo,Lenovo X1,Laptop,1,ada@example.com,\n",
+			want: impCounts{records: 3, created: 1},
+			problems: []impProblem{
+				{2, "install_status", "the file says the asset is out of use (install_status 7 (Retired))"},
+				{3, "install_status", "(install_status 8 (Missing))"},
+			},
+			check: func(t *testing.T, e *impEnv) {
+				if e.bySerial("SN-RET") != nil || e.bySerial("SN-GONE") != nil {
+					t.Error("a retired or missing asset was created")
+				}
+				if a := e.bySerial("SN-OK"); a == nil || a.State != domain.StateDeployed || a.HolderID() != e.ada.ID {
+					t.Errorf("in-use asset = %+v; want it DEPLOYED to Ada", a)
+				}
+			},
+		},
+		{
+			name:     "Custody's state, from a re-imported export, refuses too",
+			rows:     "SN-RE,,Lenovo,Lenovo X1,Laptop,6,,RETIRED\n",
+			want:     impCounts{records: 1},
+			problems: []impProblem{{2, "u_custody_state", "(u_custody_state RETIRED)"}},
+		},
+		{
+			name: "a known asset retired in ServiceNow: facts updated, custody untouched",
+			rows: "SX1,TX1,Lenovo,Lenovo X1 Yoga,Laptop,7,bob@example.com,\nSY1,,Lenovo,Lenovo X1,Laptop,7,,\n",
+			want: impCounts{records: 2, updated: 1, unchanged: 1},
+			check: func(t *testing.T, e *impEnv) {
+				a := e.asset(e.x.ID)
+				if a.Model != "X1 Yoga" || a.State != domain.StateDeployed || a.HolderID() != e.ada.ID {
+					t.Errorf("asset = %+v; want the new model, still DEPLOYED to Ada", a)
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storagetest.Each(t, func(t *testing.T, db *storage.DB, _ storage.Config) {
+				e := newImpEnv(t, db, "imp-csv-retired")
+				in := []byte(header + tc.rows)
+				rep := threeRuns(t, e, true, func(opts domain.ImportOptions) (*domain.ImportReport, error) {
+					return importcsv.ImportAssets(e.ctx, e.svc, bytes.NewReader(in), importcsv.ProfileServiceNow, nil, opts)
+				})
+				if countsOf(rep) != tc.want || rep.Refused != len(tc.problems) {
+					t.Errorf("counts %+v, %d refused; want %+v, %d refused", countsOf(rep), rep.Refused, tc.want, len(tc.problems))
+				}
+				checkProblems(t, rep.Problems, tc.problems)
+				if tc.check != nil {
+					tc.check(t, e)
+				}
+			})
 		})
 	}
 }

@@ -148,6 +148,8 @@ func TestExports(t *testing.T) {
 			{"a misspelt filter", "/exports/custody-log.csv?assetId=x", 400, "INVALID"},
 			{"an asset id of another type", "/exports/custody-log.csv?" + url.Values{"asset": {d.person}}.Encode(), 400, "INVALID"},
 			{"a filter the kind does not take", "/exports/assets.csv?location=Dock", 400, "INVALID"},
+			{"a person for the whole register", "/exports/assets.csv?" + url.Values{"person": {d.person}}.Encode(), 400, "INVALID"},
+			{"a person for certificates", "/exports/certificates.csv?" + url.Values{"person": {d.person}}.Encode(), 400, "INVALID"},
 		} {
 			res, body := e.download(t, it, tc.path)
 			if res.StatusCode != tc.status || !strings.Contains(string(body), `"code":"`+tc.code+`"`) {
@@ -157,7 +159,7 @@ func TestExports(t *testing.T) {
 		// Refused requests recorded nothing.
 		_, rows, _ = e.exportCSV(t, auditor, "/exports/custody-log.csv?type=EXPORTED")
 		if len(rows) != 10 {
-			t.Fatalf("after the refusals there are %d EXPORTED events, want 9", len(rows)-1)
+			t.Fatalf("after the refusals there are %d EXPORTED events, want 9 (refused requests record nothing)", len(rows)-1)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -242,4 +243,72 @@ func TestImportUploadLimit(t *testing.T) {
 	if v.Viewer.Tenant.Slug != "acme" {
 		t.Fatalf("after a refused upload: %+v", v)
 	}
+}
+
+// TestImportWholeFileChecks: an uploaded file found unreadable only past
+// its first batches (a record over 1 MiB, a quote never closed) is refused
+// as a whole with nothing written, dry or real; a ServiceNow record
+// retired there and still assigned to an employee creates nothing.
+func TestImportWholeFileChecks(t *testing.T) {
+	const header = "serial_number,manufacturer,model_id,model_category,install_status,assigned_to\n"
+	good := func(prefix string, n int) string {
+		var b strings.Builder
+		b.WriteString(header)
+		for i := range n {
+			fmt.Fprintf(&b, "%s-%06d,Lenovo,Lenovo X1,Laptop,1,\n", prefix, i)
+		}
+		return b.String()
+	}
+	eachStore(t, func(t *testing.T, e *env) {
+		itB, auditorB := e.b.tokens[domain.RoleIT], e.b.tokens[domain.RoleAuditor]
+		ledger := func() int64 {
+			var size struct{ Ledger struct{ Size int64 } }
+			e.ok(t, auditorB, `{ ledger { size } }`, nil, &size)
+			return size.Ledger.Size
+		}
+		assets := func() int {
+			var page struct{ Assets struct{ Edges []struct{} } }
+			e.ok(t, itB, `{ assets(first: 10) { edges { cursor } } }`, nil, &page)
+			return len(page.Assets.Edges)
+		}
+		before := ledger()
+		for _, tc := range []struct {
+			name, file, fileError string
+		}{
+			{"a record over 1 MiB after 1,200 rows", good("HUGE", 1200) + "LAST,Lenovo," + strings.Repeat("x", 2<<20) + ",Laptop,1,\n",
+				"is longer than 1048576 bytes"},
+			{"a quote never closed after 1,200 rows", good("QUOTE", 1200) + "Q1,\"Lenovo,Lenovo X1,Laptop,1,\nQ2,Lenovo,Lenovo X1,Laptop,1,\n",
+				"a quote opened on line 1202 is never closed"},
+		} {
+			for _, dry := range []bool{true, false} {
+				t.Run(fmt.Sprintf("%s/dry=%v", tc.name, dry), func(t *testing.T) {
+					out := e.importAssets(t, itB, map[string]any{"profile": "SERVICENOW", "dryRun": dry}, []byte(tc.file))
+					if out.Report != nil || len(out.UserErrors) != 1 || strings.Join(out.UserErrors[0].Field, ".") != "input.file" ||
+						!strings.Contains(out.UserErrors[0].Message, tc.fileError) {
+						t.Fatalf("got %+v %+v, want a file error about %q", out.Report, out.UserErrors, tc.fileError)
+					}
+					if n, size := assets(), ledger(); n != 0 || size != before {
+						t.Fatalf("the refused file wrote: %d assets, the log grew from %d to %d", n, before, size)
+					}
+				})
+			}
+		}
+
+		hris := "employee_id,name,email\nWF-E,Employee WF-E,wf-e@acme.example\n"
+		if r := e.upload(t, e.b.tokens[domain.RoleHR], peopleImportDoc, map[string]any{}, []byte(hris)); r.Status != 200 || len(r.Errors) > 0 {
+			t.Fatalf("peopleImport: %s", r.raw)
+		}
+		retired := header + "WF-RET,Lenovo,Lenovo X1,Laptop,7,wf-e@acme.example\n"
+		for _, dry := range []bool{true, false} {
+			out := e.importAssets(t, itB, map[string]any{"profile": "SERVICENOW", "dryRun": dry}, []byte(retired))
+			if rep := out.Report; rep == nil || rep.Records != 1 || rep.Created != 0 || len(rep.Problems) != 1 ||
+				rep.Problems[0].Line != 2 || rep.Problems[0].Column != "install_status" ||
+				!strings.Contains(rep.Problems[0].Message, "out of use (install_status 7 (Retired))") {
+				t.Fatalf("retired record (dry %v): %+v %+v", dry, out.Report, out.UserErrors)
+			}
+		}
+		if n := assets(); n != 0 {
+			t.Fatalf("a retired record created %d assets", n)
+		}
+	})
 }

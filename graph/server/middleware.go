@@ -15,6 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/custody-dev/custody/authz"
+	"github.com/custody-dev/custody/tenancy"
 )
 
 // requestInfo collects, while a request runs, the facts its access log line
@@ -206,9 +209,11 @@ func (s *Server) bufferBody(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if r.Body == nil || r.Body == http.NoBody || isUpload(r) {
-			// An upload streams to the handler, which spills it to a
-			// temporary file; its size is bounded by limitBody.
+		if isUpload(r) {
+			s.serveUpload(w, r, next)
+			return
+		}
+		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -255,6 +260,64 @@ func (s *Server) tooLarge(w http.ResponseWriter, limit int64) {
 	w.Header().Set("Connection", "close")
 	writeError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE",
 		"request body exceeds "+strconv.FormatInt(limit, 10)+" bytes")
+}
+
+// Bounds of file uploads (multipart GraphQL requests: imports).
+const (
+	// maxConcurrentUploads bounds the uploads in flight, each of which may
+	// hold a temporary file up to the upload limit and a long import.
+	maxConcurrentUploads = 2
+	// uploadReadWindow and uploadWriteWindow replace the server's read and
+	// write timeouts for an upload: sending a large file and importing it
+	// take longer than any other request.
+	uploadReadWindow  = 10 * time.Minute
+	uploadWriteWindow = 30 * time.Minute
+)
+
+// serveUpload lets a file upload through to the GraphQL handler unbuffered
+// (it spills the file to a temporary file), but only for a caller whose
+// role may import, with a declared length (so the handler never holds a
+// body of unknown size in memory), and a few at a time.
+func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	p, ok := tenancy.PrincipalFrom(r.Context())
+	if !ok {
+		unauthenticated(w, msgMissingToken, false)
+		return
+	}
+	if !s.mayUpload(p) {
+		writeError(w, http.StatusForbidden, "FORBIDDEN", "your role may not upload files (imports: Mutation.assetImport, Mutation.peopleImport)")
+		return
+	}
+	if r.ContentLength <= 0 {
+		writeError(w, http.StatusLengthRequired, "LENGTH_REQUIRED", "a file upload must state its Content-Length")
+		return
+	}
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	default:
+		w.Header().Set("Retry-After", "10")
+		writeError(w, http.StatusServiceUnavailable, "TOO_MANY_UPLOADS", "too many uploads in progress; retry shortly")
+		return
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(uploadReadWindow))
+	_ = rc.SetWriteDeadline(time.Now().Add(uploadWriteWindow))
+	next.ServeHTTP(w, r)
+}
+
+// mayUpload reports whether p's roles may run an import; without an
+// authorizer no one may.
+func (s *Server) mayUpload(p tenancy.Principal) bool {
+	if s.authz == nil {
+		return false
+	}
+	for _, op := range []string{"assetImport", "peopleImport"} {
+		if s.authz.Check(p, authz.ObjMutation, op) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // bodyLimit is the largest body r may have: an upload's limit for a

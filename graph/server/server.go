@@ -103,6 +103,8 @@ type Server struct {
 	proxies      []netip.Prefix
 	maxBodyBytes int64
 	maxUpload    int64
+	// uploads holds a token per upload in flight (maxConcurrentUploads).
+	uploads chan struct{}
 }
 
 // New builds the handler tree:
@@ -133,6 +135,7 @@ func New(cfg Config) *Server {
 		proxies:      cfg.TrustedProxies,
 		maxBodyBytes: cfg.MaxBodyBytes,
 		maxUpload:    cfg.MaxUploadBytes,
+		uploads:      make(chan struct{}, maxConcurrentUploads),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
