@@ -578,10 +578,19 @@ func (s *Service) visibleOrder(ctx context.Context, tx Tx, id string) (*PickupOr
 	if err != nil {
 		return nil, err
 	}
-	if vendorID, restricted := vendorScope(ctx); restricted && (vendorID == "" || o.VendorID != vendorID) {
+	if !mayActOn(ctx, o) {
 		return nil, ErrNotFound
 	}
 	return o, nil
+}
+
+// PickupOrdersByID loads the orders among ids that the caller may see, in
+// one statement (dataloaders); the others are left out.
+func (s *Service) PickupOrdersByID(ctx context.Context, ids []string) ([]*PickupOrder, error) {
+	return batch(ctx, s.store, "pickup orders", func(tx Tx) ([]*PickupOrder, error) {
+		os, err := tx.GetPickupOrders(ids)
+		return slices.DeleteFunc(os, func(o *PickupOrder) bool { return !mayActOn(ctx, o) }), err
+	})
 }
 
 // PickupOrder returns an order the caller may see, or nil.

@@ -145,24 +145,6 @@ func TestCertificatesAreKeyedByOrder(t *testing.T) {
 	}
 }
 
-func TestEachOfLeavesOutWhatIsNotFound(t *testing.T) {
-	calls := 0
-	fetch := eachOf(func(_ context.Context, id string) (*domain.PickupOrder, error) {
-		calls++
-		if id == "missing" {
-			return nil, nil
-		}
-		return &domain.PickupOrder{ID: id}, nil
-	})
-	got, err := fetch(context.Background(), []string{"o1", "missing"})
-	if err != nil || calls != 2 || got["o1"].ID != "o1" {
-		t.Fatalf("got %+v, %v after %d calls", got, err, calls)
-	}
-	if _, found := got["missing"]; found {
-		t.Error("a missing order is in the map (the loader would answer a nil pointer as found)")
-	}
-}
-
 func ptr(s string) *string { return &s }
 
 func TestReconciliationItemsShowGlobalIDs(t *testing.T) {

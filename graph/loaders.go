@@ -99,7 +99,7 @@ func newLoaders(svc *domain.Service, snaps *snapshots) *loaders {
 			groupBy(svc.PickupLines, func(l *domain.PickupLine) string { return l.OrderID }))),
 		// Whether an order is visible depends on the caller (a vendor sees
 		// its own), so orders are never shared.
-		pickupOrders: newBatcher("pickup orders", eachOf(svc.PickupOrder)),
+		pickupOrders: newBatcher("pickup orders", byID(svc.PickupOrdersByID, func(o *domain.PickupOrder) string { return o.ID })),
 		// Signatures, certificates and sanitization records are written with
 		// the custody events of a confirmation, an issue or a record, and
 		// never change: shared. Their orders were checked visible first.
@@ -199,25 +199,6 @@ func groupBy[T any](fetch func(context.Context, []string) ([]*T, error), parent 
 		}
 		for _, v := range found {
 			out[parent(v)] = append(out[parent(v)], v)
-		}
-		return out, nil
-	}
-}
-
-// eachOf adapts a lookup of one record to a loader's fetch, for records the
-// domain has no batch lookup of: the keys of a batch are still fetched once
-// each, however many fields ask.
-func eachOf[T any](get func(context.Context, string) (*T, error)) func(context.Context, []string) (map[string]*T, error) {
-	return func(ctx context.Context, ids []string) (map[string]*T, error) {
-		out := make(map[string]*T, len(ids))
-		for _, id := range ids {
-			v, err := get(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			if v != nil {
-				out[id] = v
-			}
 		}
 		return out, nil
 	}
