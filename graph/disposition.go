@@ -131,12 +131,7 @@ func sanitizationOf(ctx context.Context, orderID, assetID string) (*domain.Sanit
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range recs {
-		if r.AssetID == assetID {
-			return r, nil
-		}
-	}
-	return nil, nil
+	return recs[assetID], nil
 }
 
 // scanInputs maps the scans of a bulk scan.

@@ -44,7 +44,7 @@ type loaders struct {
 	pickupOrders     *batcher[string, *domain.PickupOrder]
 	pickupSignatures *batcher[string, []*domain.PickupSignature]
 	certificates     *batcher[string, *domain.Certificate]
-	sanitizations    *batcher[string, []*domain.SanitizationRecord]
+	sanitizations    *batcher[string, map[string]*domain.SanitizationRecord]
 	recentEvents     *batcher[recentKey, []*domain.CustodyEvent]
 	historyHeads     *batcher[historyKey, domain.Page[*domain.CustodyEvent]]
 }
@@ -107,8 +107,23 @@ func newLoaders(svc *domain.Service, snaps *snapshots) *loaders {
 			groupBy(svc.PickupSignatures, func(s *domain.PickupSignature) string { return s.OrderID }))),
 		certificates: newBatcher("certificates", maybeShared(snaps, "certificates",
 			byID(svc.CertificatesOfOrders, func(c *domain.Certificate) string { return c.OrderID }))),
+		// Indexed by asset: a line finds its record at once, however long
+		// its order's manifest.
 		sanitizations: newBatcher("sanitization records", maybeShared(snaps, "sanitizations",
-			groupBy(svc.Sanitizations, func(r *domain.SanitizationRecord) string { return r.OrderID }))),
+			func(ctx context.Context, orderIDs []string) (map[string]map[string]*domain.SanitizationRecord, error) {
+				recs, err := svc.Sanitizations(ctx, orderIDs)
+				if err != nil {
+					return nil, err
+				}
+				out := make(map[string]map[string]*domain.SanitizationRecord, len(orderIDs))
+				for _, id := range orderIDs {
+					out[id] = map[string]*domain.SanitizationRecord{}
+				}
+				for _, r := range recs {
+					out[r.OrderID][r.AssetID] = r
+				}
+				return out, nil
+			})),
 		recentEvents: newBatcher("recent custody events", maybeShared(snaps, "recentEvents", func(ctx context.Context, keys []recentKey) (map[recentKey][]*domain.CustodyEvent, error) {
 			return fetchRecentEvents(ctx, svc, keys)
 		})),
@@ -340,6 +355,8 @@ func loadPickupLines(ctx context.Context, orderID string) ([]*domain.PickupLine,
 	return load(ctx, func(l *loaders) *batcher[string, []*domain.PickupLine] { return l.pickupLines }, orderID)
 }
 
+// loadPickupOrder returns an order the caller may see, or nil; those of a
+// list (certificates' orders) come in one statement.
 func loadPickupOrder(ctx context.Context, id string) (*domain.PickupOrder, error) {
 	return load(ctx, func(l *loaders) *batcher[string, *domain.PickupOrder] { return l.pickupOrders }, id)
 }
@@ -360,8 +377,8 @@ func loadCertificateOf(ctx context.Context, orderID string) (*domain.Certificate
 	return load(ctx, func(l *loaders) *batcher[string, *domain.Certificate] { return l.certificates }, orderID)
 }
 
-// loadSanitizations returns an order's sanitization records; those of a
+// loadSanitizations returns an order's sanitization records by asset; those of a
 // list's orders (or lines) come in one statement.
-func loadSanitizations(ctx context.Context, orderID string) ([]*domain.SanitizationRecord, error) {
-	return load(ctx, func(l *loaders) *batcher[string, []*domain.SanitizationRecord] { return l.sanitizations }, orderID)
+func loadSanitizations(ctx context.Context, orderID string) (map[string]*domain.SanitizationRecord, error) {
+	return load(ctx, func(l *loaders) *batcher[string, map[string]*domain.SanitizationRecord] { return l.sanitizations }, orderID)
 }

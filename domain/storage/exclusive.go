@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-	"weak"
 )
 
 // unlockTimeout bounds the release of a job's advisory lock, which runs
@@ -99,19 +98,9 @@ func closeConn(conn *sql.Conn, name string) error {
 	return nil
 }
 
-// localLock names the in-process lock of one job on one *DB. The weak
-// pointer keeps a closed store collectable; the few entries stay.
-type localLock struct {
-	db   weak.Pointer[DB]
-	name string
-}
-
-// localLocks holds a *sync.Mutex per localLock.
-var localLocks sync.Map
-
 // tryRunLocal runs fn holding the named mutex of db, if free.
 func (db *DB) tryRunLocal(ctx context.Context, name string, fn func(context.Context) error) (bool, error) {
-	m, _ := localLocks.LoadOrStore(localLock{db: weak.Make(db), name: name}, new(sync.Mutex))
+	m, _ := db.jobs.LoadOrStore(name, new(sync.Mutex))
 	mu := m.(*sync.Mutex)
 	if !mu.TryLock() {
 		return false, nil

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/custody-dev/custody/domain"
@@ -124,6 +125,9 @@ type DB struct {
 	// Postgres, a pool of query_only connections on SQLite (WAL lets them
 	// read while the writer writes).
 	read *gorm.DB
+	// jobs holds a *sync.Mutex per job name: TryRun's lock on SQLite,
+	// whose database one server process serves.
+	jobs sync.Map
 }
 
 var (
